@@ -1,0 +1,62 @@
+"""pushpull-lab: learn push vs pull messaging by running it.
+
+::
+
+    import pushpull_lab as ppl
+
+    async def main(lab):
+        bus = ppl.PubSub("scores")
+        bus.subscribe("match.*", lambda m: None, name="scoreboard")
+        await bus.publish("match.1", {"home": 1})
+        await bus.join()
+
+    run = ppl.simulate(main, seed=1)       # deterministic virtual time
+    run.trace.counts()
+
+Importing this package is light: matplotlib, ipywidgets and redis load only when a figure,
+a widget or a Redis backend is first used.
+"""
+
+from .clock import Run, VirtualTimeLoop, simulate, sleep
+from .errors import BackgroundTaskError, BufferFullError, DeadlockError, LabError, VirtualTimeError
+from .lab import Lab, current_lab, use_lab
+from .push import EventEmitter, Message, PubSub, Subscription
+from .trace import Event, Stats, Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackgroundTaskError",
+    "BufferFullError",
+    "DeadlockError",
+    "Event",
+    "EventEmitter",
+    "Lab",
+    "LabError",
+    "Message",
+    "PubSub",
+    "Run",
+    "Stats",
+    "Subscription",
+    "Trace",
+    "VirtualTimeError",
+    "VirtualTimeLoop",
+    "__version__",
+    "current_lab",
+    "simulate",
+    "sleep",
+    "use_lab",
+]
+
+
+def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
+    """``%load_ext pushpull_lab``."""
+    from .extension import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):  # pragma: no cover
+    from .extension import unload_ipython_extension as unload
+
+    unload(ipython)
