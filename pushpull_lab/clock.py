@@ -20,6 +20,7 @@ The primitives are plain asyncio code; they never know which clock they are on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import heapq
@@ -284,10 +285,9 @@ def _finish(loop: VirtualTimeLoop, unhandled: list[BaseException]) -> None:
     for t in pending:
         t.cancel()
     if pending:
-        try:
+        # RuntimeError: a task that ignores cancellation; nothing more can run it.
+        with contextlib.suppress(RuntimeError):
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        except RuntimeError:  # a task that ignores cancellation: nothing more can run it
-            pass
     del pending
     loop.run_until_complete(loop.shutdown_asyncgens())
     gc.collect()

@@ -23,6 +23,7 @@ Every message is accounted for in the trace: for each subscription,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import inspect
 import re
@@ -249,10 +250,8 @@ class PubSub:
         sub = Subscription(self, pattern, handler, buffer, overflow, name)
         self._subs.append(sub)
         self._routes.clear()
-        try:
+        with contextlib.suppress(RuntimeError):  # no loop yet: the first publish starts it
             sub._ensure_running()
-        except RuntimeError:  # no loop yet: the first publish starts it
-            pass
         return sub
 
     def _route(self, topic: str) -> list[Subscription]:
