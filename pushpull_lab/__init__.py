@@ -49,6 +49,20 @@ __all__ = [
 ]
 
 
+_LAZY_SUBMODULES = ("viz", "widgets", "exercises")
+
+
+def __getattr__(name):
+    # ppl.viz, ppl.widgets and ppl.exercises import matplotlib / ipywidgets: load on first use.
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'pushpull_lab' has no attribute {name!r}")
+
+
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
     """``%load_ext pushpull_lab``."""
     from .extension import load_ipython_extension as load

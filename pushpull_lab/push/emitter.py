@@ -23,7 +23,7 @@ from ..lab import Lab, resolve
 
 
 def _listener_name(fn: Callable) -> str:
-    return getattr(fn, "__qualname__", None) or type(fn).__name__
+    return getattr(fn, "__name__", None) or type(fn).__name__
 
 
 class EventEmitter:

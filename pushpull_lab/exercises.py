@@ -1,0 +1,150 @@
+"""Self-checks for the notebooks' exercises.
+
+::
+
+    ppl.exercises.check("01.predict-drops", 12)
+
+A check recomputes the right answer by running the lab (never a stored number) and says
+what is right or what to look at next. ``ppl.exercises.list()`` shows every exercise.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import scenarios
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of a check: ``ok`` and a sentence for the learner."""
+
+    exercise: str
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        mark = "✅ Correct" if self.ok else "❌ Not yet"
+        return f"{mark} ({self.exercise}): {self.message}"
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.ok else "#b35900"
+        mark = "✅ Correct" if self.ok else "❌ Not yet"
+        return (
+            f"<div style='border-left:4px solid {colour};padding:4px 10px'>"
+            f"<b>{mark}</b> <code>{html.escape(self.exercise)}</code>: {html.escape(self.message)}</div>"
+        )
+
+
+_CHECKS: dict[str, tuple[str, Callable[[Any], tuple[bool, str]]]] = {}
+
+
+def _exercise(exercise_id: str, prompt: str):
+    def register(fn: Callable[[Any], tuple[bool, str]]):
+        _CHECKS[exercise_id] = (prompt, fn)
+        return fn
+
+    return register
+
+
+def check(exercise: str, answer: Any) -> Verdict:
+    """Check ``answer`` for ``exercise``; returns a :class:`Verdict` that displays itself."""
+    if exercise not in _CHECKS:
+        known = ", ".join(sorted(_CHECKS))
+        raise ValueError(f"check(exercise={exercise!r}): exercise must be one of {known}")
+    if answer is ... or answer is None:
+        return Verdict(exercise, False, "replace the ... with your answer, then run the cell again.")
+    ok, message = _CHECKS[exercise][1](answer)
+    return Verdict(exercise, ok, message)
+
+
+def list() -> dict[str, str]:
+    """Every exercise id with its prompt."""
+    return {k: prompt for k, (prompt, _) in sorted(_CHECKS.items())}
+
+
+# -- 00_welcome ---------------------------------------------------------------------------
+@_exercise(
+    "00.first-simulation",
+    "Write async def main(lab) that publishes 3 messages to a subscribed PubSub, one virtual "
+    "second apart, and returns how many the subscriber received.",
+)
+def _first_simulation(main: Any) -> tuple[bool, str]:
+    from .clock import simulate
+
+    if not (callable(main) and inspect.iscoroutinefunction(main)):
+        return False, "pass your function itself: an `async def main(lab)`, not its result."
+    run = simulate(main, seed=0)
+    publishes = run.trace.filter(kind="publish").to_rows()
+    times = [round(r["time"], 9) for r in publishes]
+    delivered = run.trace.counts().get("deliver", 0)
+    if len(publishes) != 3:
+        return False, f"the trace shows {len(publishes)} publish event(s); publish exactly 3."
+    if times != [0.0, 1.0, 2.0]:
+        return False, f"the messages were published at t={times}; sleep 1 virtual second between them."
+    if delivered != 3:
+        return (
+            False,
+            f"the subscriber received {delivered}; subscribe before publishing, and await bus.join().",
+        )
+    if run.value != delivered:
+        return False, f"main returned {run.value!r}, but the trace shows {delivered} deliveries."
+    return True, f"3 messages at t={times}, 3 delivered, virtual run ended at t={run.now:g} s."
+
+
+# -- 01_push ------------------------------------------------------------------------------
+_PREDICT = {"messages": 30, "interval": 0.1, "handling": 0.25, "buffer": 5, "overflow": "drop_newest"}
+
+
+@_exercise(
+    "01.predict-drops",
+    "30 messages, one every 0.1 s; the slow subscriber needs 0.25 s each, buffer=5, "
+    "overflow='drop_newest'. How many messages does it drop?",
+)
+def _predict_drops(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        return False, f"answer with a whole number of messages, not {answer!r}."
+    dropped = scenarios.slow_subscriber(**_PREDICT).value["slow"]["dropped"]
+    if answer == dropped:
+        return True, f"the slow subscriber drops {dropped} of 30: it drains 4 per second while 10 arrive."
+    hint = "fewer" if answer > dropped else "more"
+    return False, (
+        f"it drops {hint} than {answer}. Count: in 3 s it handles about 3/0.25 = 12 messages, "
+        "and the buffer holds 5 more at the end of publishing."
+    )
+
+
+@_exercise(
+    "01.no-loss",
+    "Same stream (30 messages, 0.1 s apart, 0.25 s handling). Choose buffer and overflow so "
+    "the slow subscriber loses nothing AND the publisher is never held up.",
+)
+def _no_loss(answer: Any) -> tuple[bool, str]:
+    if not isinstance(answer, dict) or set(answer) != {"buffer", "overflow"}:
+        return False, 'answer with a dict: {"buffer": <int>, "overflow": "<policy>"}.'
+    try:
+        value = scenarios.slow_subscriber(messages=30, interval=0.1, handling=0.25, **answer).value
+    except (TypeError, ValueError) as exc:
+        return False, str(exc)
+    lost, waited = value["slow"]["dropped"], value["publisher_waited"]
+    if lost:
+        return False, f"the slow subscriber still lost {lost} messages: its buffer overflows."
+    if waited > 0:
+        return False, (
+            f"nothing was lost, but the publisher was held up for {waited:g} s in total: 'block' moves "
+            "the backlog back onto the producer."
+        )
+    backlog = max(
+        d for _, d in scenarios.slow_subscriber(buffer=1000, overflow="drop_newest").trace.depth("slow-phone")
+    )
+    return True, (
+        f"no loss and no waiting. The backlog peaks at {backlog} messages, so any buffer >= {backlog} "
+        "works — push needs memory sized for the worst burst."
+    )

@@ -1,0 +1,42 @@
+"""How full each buffer or queue was over time: the backlog a slow consumer builds."""
+
+from __future__ import annotations
+
+from ..trace import Trace
+from .style import new_figure, series_colour
+
+
+def depth(
+    trace: Trace,
+    names: list[str] | None = None,
+    *,
+    capacity: int | None = None,
+    title: str = "Backlog over time",
+    width: float = 8.0,
+):
+    """Step plot of ``trace.depth(name)`` for each name; returns a matplotlib Figure.
+
+    Args:
+        names: buffers/queues to plot (default: every actor or peer with depth events).
+        capacity: draw the buffer limit as a dashed line.
+    """
+    if names is None:
+        names = [n for n in trace.actors if trace.depth(n)]
+    fig, ax = new_figure(width, 3.2)
+    end = trace.end
+    for i, name in enumerate(names):
+        points = trace.depth(name)
+        if not points:
+            continue
+        times = [0.0] + [t for t, _ in points] + [end]
+        values = [0] + [d for _, d in points] + [points[-1][1]]
+        ax.step(times, values, where="post", color=series_colour(i), lw=1.6, label=name)
+    if capacity is not None:
+        ax.axhline(capacity, color="#555555", ls="--", lw=1, label=f"buffer limit ({capacity})")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("messages waiting")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    if names:
+        ax.legend(loc="upper left", fontsize="small", frameon=False)
+    return fig
