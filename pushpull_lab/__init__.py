@@ -61,16 +61,3 @@ def __getattr__(name):
         globals()[name] = module
         return module
     raise AttributeError(f"module 'pushpull_lab' has no attribute {name!r}")
-
-
-def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
-    """``%load_ext pushpull_lab``."""
-    from .extension import load_ipython_extension as load
-
-    load(ipython)
-
-
-def unload_ipython_extension(ipython):  # pragma: no cover
-    from .extension import unload_ipython_extension as unload
-
-    unload(ipython)
