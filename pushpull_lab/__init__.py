@@ -20,6 +20,7 @@ a widget or a Redis backend is first used.
 from .clock import Run, VirtualTimeLoop, simulate, sleep
 from .errors import BackgroundTaskError, BufferFullError, DeadlockError, LabError, VirtualTimeError
 from .lab import Lab, current_lab, use_lab
+from .pull import Job, Poll, Queue, QueueEvents, Worker
 from .push import EventEmitter, Message, PubSub, Subscription
 from .trace import Event, Stats, Trace
 
@@ -31,16 +32,21 @@ __all__ = [
     "DeadlockError",
     "Event",
     "EventEmitter",
+    "Job",
     "Lab",
     "LabError",
     "Message",
+    "Poll",
     "PubSub",
+    "Queue",
+    "QueueEvents",
     "Run",
     "Stats",
     "Subscription",
     "Trace",
     "VirtualTimeError",
     "VirtualTimeLoop",
+    "Worker",
     "__version__",
     "current_lab",
     "simulate",
