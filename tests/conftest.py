@@ -52,6 +52,11 @@ def redis_answers(url: str, timeout: float = 2.0) -> str | None:
     return f"Redis at {host}:{port} answered PING with {reply!r}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the slow browser tests last, after the unit tests and the nbval notebooks."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """URL of a real Redis server (``PUSHPULL_REDIS_URL``), checked with PING."""

@@ -79,7 +79,9 @@ def write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2))
 
 
-@pytest.fixture(scope="session")
+# Module scope on purpose: Playwright's sync API marks an asyncio loop as running on this thread
+# while it is open, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def lab_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     """JupyterLab from this venv on 127.0.0.1, serving a throwaway copy of notebooks/."""
     base = tmp_path_factory.mktemp("jupyterlab")
@@ -167,11 +169,12 @@ def lab_server(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context(chromium: str, tmp_path_factory: pytest.TempPathFactory):
     """A headless Chromium with a fresh profile, driven by Playwright's sync API."""
     from playwright.sync_api import sync_playwright
 
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # screenshots of this run only
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
@@ -251,6 +254,22 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def whole_notebook_shot(page, name: str) -> Path:
+    """JupyterLab never scrolls the page itself, so grow the window to the notebook's height."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => { const s = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
+        " if (!s) return 0; s.scrollTop = 0; return s.scrollHeight; }"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(size["height"], height + 160), 16000)})
+    page.wait_for_timeout(500)
+    try:
+        return shot(page, name)
+    finally:
+        page.set_viewport_size(size)
+        page.wait_for_timeout(300)
+
+
 def dismiss_dialogs(page) -> None:
     """Accept a kernel-selection dialog if a notebook has no usable kernelspec."""
     dialog = page.locator(".jp-Dialog")
@@ -296,7 +315,7 @@ def test_notebook_runs_in_jupyterlab(notebook: Path, lab_server: LabServer, brow
                 timeout=WIDGETS_RENDER_TIMEOUT * 1000,
             )
             page.wait_for_timeout(500)
-        shot(page, f"{notebook.stem}-ran")
+        whole_notebook_shot(page, f"{notebook.stem}-ran")
 
         problems = [f"error output in {e}" for e in state["errors"]]
         if state["executed"] != state["codeCells"]:
