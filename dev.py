@@ -105,6 +105,8 @@ def ensure_installed(python: Path, extras: tuple[str, ...]) -> None:
         return
     step(f"installing pip install -e {target} (quiet; errors are shown)")
     STAMP.unlink(missing_ok=True)
+    # Captured, so the log stays short (machine-wide pip warnings can be many): all of it on a
+    # failure, only pip's ERROR lines (a dependency conflict, say) on a success.
     result = subprocess.run(
         [
             str(python),
@@ -118,9 +120,18 @@ def ensure_installed(python: Path, extras: tuple[str, ...]) -> None:
             target,
         ],
         cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
     )
+    output = result.stdout or ""
     if result.returncode != 0:
+        sys.stderr.write(output)
         die(f"pip install -e {target} failed (exit {result.returncode}); see the messages above")
+    errors = [line for line in output.splitlines() if line.startswith("ERROR")]
+    if errors:
+        sys.stderr.write("\n".join(errors) + "\n")
     STAMP.write_text(json.dumps(wanted_stamp(extras), indent=2) + "\n")
 
 

@@ -56,7 +56,7 @@ def test_install_is_skipped_until_pyproject_changes(dev, monkeypatch):
 
     def fake_run(argv, **kwargs):
         calls.append(argv)
-        return subprocess.CompletedProcess(argv, 0)
+        return subprocess.CompletedProcess(argv, 0, stdout="")
 
     monkeypatch.setattr(dev.subprocess, "run", fake_run)
     python = Path("/nonexistent/python")
@@ -72,13 +72,34 @@ def test_install_is_skipped_until_pyproject_changes(dev, monkeypatch):
     assert len(calls) == 3
 
 
-def test_failed_install_leaves_no_stamp(dev, monkeypatch):
-    """A failed pip install exits non-zero and is retried next time (no stamp is written)."""
-    monkeypatch.setattr(dev.subprocess, "run", lambda argv, **kw: subprocess.CompletedProcess(argv, 1))
+def test_failed_install_shows_pip_output_and_leaves_no_stamp(dev, monkeypatch, capsys):
+    """A failed pip install prints pip's messages, exits 1 and is retried next time (no stamp)."""
+    monkeypatch.setattr(
+        dev.subprocess,
+        "run",
+        lambda argv, **kw: subprocess.CompletedProcess(
+            argv, 1, stdout="WARNING: noise\nERROR: no such package\n"
+        ),
+    )
     with pytest.raises(SystemExit) as exc:
         dev.ensure_installed(Path("/nonexistent/python"), ())
     assert exc.value.code == 1
     assert not dev.STAMP.exists()
+    err = capsys.readouterr().err
+    assert "WARNING: noise" in err and "ERROR: no such package" in err
+
+
+def test_successful_install_shows_only_pip_errors(dev, monkeypatch, capsys):
+    """A successful install keeps the log short but still shows pip's ERROR lines."""
+    monkeypatch.setattr(
+        dev.subprocess,
+        "run",
+        lambda argv, **kw: subprocess.CompletedProcess(argv, 0, stdout="WARNING: noise\nERROR: conflict\n"),
+    )
+    dev.ensure_installed(Path("/nonexistent/python"), ())
+    err = capsys.readouterr().err
+    assert "ERROR: conflict" in err and "noise" not in err
+    assert dev.STAMP.exists()
 
 
 @pytest.mark.parametrize(("pytest_code", "expected"), [(0, 0), (1, 1), (2, 2), (5, 1)])
