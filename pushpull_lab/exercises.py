@@ -31,12 +31,12 @@ class Verdict:
         return self.ok
 
     def __repr__(self) -> str:
-        mark = "✅ Correct" if self.ok else "❌ Not yet"
+        mark = "✓ Correct" if self.ok else "✗ Not yet"
         return f"{mark} ({self.exercise}): {self.message}"
 
     def _repr_html_(self) -> str:
         colour = "#1a7f37" if self.ok else "#b35900"
-        mark = "✅ Correct" if self.ok else "❌ Not yet"
+        mark = "✓ Correct" if self.ok else "✗ Not yet"
         return (
             f"<div style='border-left:4px solid {colour};padding:4px 10px'>"
             f"<b>{mark}</b> <code>{html.escape(self.exercise)}</code>: {html.escape(self.message)}</div>"

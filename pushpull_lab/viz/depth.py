@@ -25,7 +25,7 @@ def depth(
     fig, ax = new_figure(width, 3.2)
     end = trace.end
     for i, name in enumerate(names):
-        points = trace.depth(name)
+        points = _settled(trace.depth(name))
         if not points:
             continue
         times = [0.0] + [t for t, _ in points] + [end]
@@ -38,5 +38,20 @@ def depth(
     ax.set_ylim(bottom=0)
     ax.set_title(title)
     if names:
-        ax.legend(loc="upper left", fontsize="small", frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     return fig
+
+
+def _settled(points: list[tuple[float, int]]) -> list[tuple[float, int]]:
+    """Keep the depth *after* all changes at one instant.
+
+    A message enqueued and delivered at the same virtual instant would otherwise draw a
+    zero-width spike; the depth "at time t" a reader means is the one after t's events.
+    """
+    out: list[tuple[float, int]] = []
+    for t, d in points:
+        if out and out[-1][0] == t:
+            out[-1] = (t, d)
+        else:
+            out.append((t, d))
+    return out

@@ -52,7 +52,7 @@ def latency(
     ax.margins(x=0.03)  # a series of zero latencies stays visible, off the y axis
     ax.set_title(title or f"Latency, {start} → {end}")
     if drawn:
-        ax.legend(loc="lower right", fontsize="small", frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     else:
         ax.text(0.5, 0.5, "no latencies to show", transform=ax.transAxes, ha="center", color="#555555")
     return fig

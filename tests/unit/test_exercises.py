@@ -76,4 +76,4 @@ def test_shipped_solutions_pass_their_checks(path):
 def test_verdict_displays_as_text_and_html():
     """A verdict shows a mark and the message in both text and HTML."""
     v = ppl.exercises.check("01.predict-drops", 13)
-    assert repr(v).startswith("✅ Correct") and "Correct" in v._repr_html_()
+    assert repr(v).startswith("✓ Correct") and "Correct" in v._repr_html_()

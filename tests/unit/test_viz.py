@@ -55,6 +55,8 @@ def test_depth_plot_follows_the_trace(run):
     line = ax.get_lines()[0]
     assert list(line.get_ydata())[-1] == run.trace.depth("slow-phone")[-1][1]
     assert max(line.get_ydata()) == 5
+    times = list(line.get_xdata())[1:-1]
+    assert len(times) == len(set(times)), "one step per instant: no zero-width spikes"
     assert ax.get_ylabel() == "messages waiting" and ax.get_xlabel() == "time (s)" and ax.get_title()
 
 
