@@ -1,6 +1,7 @@
 """clock.py: virtual time is fast, deterministic, refuses the real world and reports deadlocks."""
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -253,3 +254,229 @@ def test_sleep_rejects_bad_durations(bad):
     """sleep() needs a finite, non-negative number of seconds."""
     with pytest.raises((ValueError, TypeError), match=r"sleep\(seconds="):
         ppl.sleep(bad)
+
+
+# -- the fast paths of VirtualTimeLoop keep asyncio's behaviour ----------------------------
+
+
+def run_on_virtual_loop(coro_fn, **loop_kwargs):
+    """Run ``coro_fn(loop)`` to completion on a bare VirtualTimeLoop; return (result, loop time)."""
+    loop = ppl.VirtualTimeLoop(**loop_kwargs)
+    try:
+        result = loop.run_until_complete(coro_fn(loop))
+        return result, loop.time()
+    finally:
+        loop.close()
+
+
+def test_many_timers_due_at_the_same_time_fire_in_scheduling_order():
+    """Ties among timers fire first-scheduled-first (asyncio's heap alone leaves it undefined)."""
+    fired = []
+
+    async def sleeper(i):
+        await ppl.sleep(0.25)
+        fired.append(("sleep", i))
+
+    async def main(lab):
+        loop = asyncio.get_running_loop()
+        for i in range(30):  # call_later and call_at, interleaved, all due at t=1
+            if i % 2:
+                loop.call_later(1, fired.append, ("timer", i))
+            else:
+                loop.call_at(1, fired.append, ("timer", i))
+        await asyncio.gather(*(sleeper(i) for i in range(30)))
+        await ppl.sleep(1)
+
+    ppl.simulate(main)
+    assert fired == [("sleep", i) for i in range(30)] + [("timer", i) for i in range(30)]
+
+
+def test_cancelled_timer_never_runs_and_the_clock_does_not_jump_to_it():
+    """A cancelled call_later timer is skipped, and idling ends at the last live timer's time."""
+    calls = []
+
+    async def main(loop):
+        loop.call_later(2, calls.append, "kept")
+        h = loop.call_later(50, calls.append, "cancelled")
+        h.cancel()
+        await ppl.sleep(3)
+        return h.cancelled()
+
+    async def main_lab(lab):
+        return await main(asyncio.get_running_loop())
+
+    run = ppl.simulate(main_lab, until=100)
+    assert run.value is True and calls == ["kept"]
+    result, now = run_on_virtual_loop(main)
+    assert result is True and now == 3 and calls == ["kept", "kept"]
+
+
+def test_cancelled_timers_are_counted_and_purged():
+    """Cancelling timers keeps _timer_cancelled_count right, and a mostly-dead heap is rebuilt."""
+
+    async def main(loop):
+        handles = [loop.call_later(10 + i, lambda: None) for i in range(300)]
+        for h in handles[:250]:
+            h.cancel()
+        counted = loop._timer_cancelled_count
+        await ppl.sleep(1)  # one step of the loop: the heap is purged
+        return counted, loop._timer_cancelled_count, len(loop._scheduled)
+
+    (counted, after, size), _ = run_on_virtual_loop(main)
+    assert (counted, after, size) == (250, 0, 50)
+
+
+def test_call_soon_returns_a_cancellable_asyncio_handle():
+    """call_soon gives a real asyncio.Handle; cancel() before it runs means it never runs."""
+    calls = []
+
+    async def main(loop):
+        h = loop.call_soon(calls.append, "cancelled")
+        kept = loop.call_soon(calls.append, "kept")
+        h.cancel()
+        await asyncio.sleep(0)
+        return h, kept
+
+    (h, kept), _ = run_on_virtual_loop(main)
+    assert isinstance(h, asyncio.Handle) and h.cancelled() and not kept.cancelled()
+    assert calls == ["kept"]
+    assert "Handle" in repr(kept)  # every slot of the hand-built Handle is set
+
+
+def test_call_soon_runs_the_callback_in_the_current_context():
+    """call_soon without context= copies the caller's contextvars, as asyncio does."""
+    import contextvars
+
+    var = contextvars.ContextVar("var", default="unset")
+    seen = []
+
+    async def main(loop):
+        var.set("from main")
+        loop.call_soon(lambda: seen.append(var.get()))
+        ctx = contextvars.Context()
+        loop.call_soon(lambda: seen.append(var.get()), context=ctx)
+        await asyncio.sleep(0)
+
+    run_on_virtual_loop(main)
+    assert seen == ["from main", "unset"]
+
+
+def test_stop_finishes_the_running_batch_like_asyncio():
+    """stop() inside a callback lets the callbacks already ready run, not the ones they schedule."""
+
+    def scenario(loop):
+        log = []
+        loop.call_soon(log.append, "a")
+        loop.call_soon(loop.stop)
+        loop.call_soon(lambda: (log.append("b"), loop.call_soon(log.append, "next batch")))
+        loop.run_forever()
+        return log
+
+    virtual, reference = ppl.VirtualTimeLoop(), asyncio.new_event_loop()
+    try:
+        assert scenario(virtual) == scenario(reference) == ["a", "b"]
+    finally:
+        virtual.close()
+        reference.close()
+
+
+def test_exception_in_a_plain_callback_reaches_the_exception_handler():
+    """A callback that raises is reported with asyncio's message, the exception and its handle."""
+    reported = []
+
+    def boom():
+        raise KeyError("in callback")
+
+    async def main(loop):
+        loop.set_exception_handler(lambda loop, context: reported.append(context))
+        soon = loop.call_soon(boom)
+        later = loop.call_later(1, boom)
+        await ppl.sleep(2)
+        return soon, later
+
+    (soon, later), _ = run_on_virtual_loop(main)
+    assert [c["handle"] for c in reported] == [soon, later]
+    for context in reported:
+        assert context["message"].startswith("Exception in callback ") and "boom" in context["message"]
+        assert isinstance(context["exception"], KeyError)
+
+
+def test_exception_in_a_plain_callback_fails_the_simulation():
+    """Inside simulate(), such a callback error is a background error like any other."""
+
+    async def main(lab):
+        asyncio.get_running_loop().call_later(1, lambda: 1 / 0)
+        await ppl.sleep(2)
+
+    with pytest.raises(ppl.BackgroundTaskError, match="ZeroDivisionError"):
+        ppl.simulate(main)
+
+
+def test_cancelling_a_sleeping_task_cancels_its_sleep_at_once():
+    """A cancelled sleeper gets CancelledError at cancel time, and its timer no longer moves the clock."""
+    log = []
+
+    async def sleeper():
+        try:
+            await ppl.sleep(100)
+        except asyncio.CancelledError:
+            log.append(("cancelled at", asyncio.get_running_loop().time()))
+            raise
+
+    async def main(lab):
+        task = asyncio.ensure_future(sleeper())
+        await ppl.sleep(1)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(ppl.sleep(50), 2)
+        return lab.now()
+
+    run = ppl.simulate(main, until=1000)
+    assert log == [("cancelled at", 1)] and run.value == 3
+    assert run.now == 1000  # idle until the end: no dead timer was "waited for" on the way
+
+
+def test_dead_sleep_does_not_delay_deadlock_detection():
+    """A sleep whose coroutine was closed half-way is dead: the deadlock is reported at t=5, not t=50."""
+
+    async def main(lab):
+        abandoned = ppl.sleep(50)
+        abandoned.send(None)  # starts it: its timer is in the heap
+        abandoned.close()
+        await ppl.sleep(5)
+        await asyncio.Event().wait()
+
+    with pytest.raises(ppl.DeadlockError, match=r"virtual time 5 s"):
+        ppl.simulate(main)
+
+
+def test_sleep_is_a_coroutine_with_a_result_on_both_clocks():
+    """ppl.sleep returns a coroutine (create_task works) and its result, in virtual and real time."""
+
+    async def main(lab):
+        task = asyncio.create_task(ppl.sleep(2, result="virtual"))
+        zero = await ppl.sleep(0, result="zero")
+        return await task, zero, lab.now()
+
+    assert ppl.simulate(main).value == ("virtual", "zero", 2)
+    assert asyncio.run(ppl.sleep(0.001, result="real")) == "real"
+
+
+def test_debug_mode_takes_asyncio_paths_and_gives_the_same_trace():
+    """With the loop in debug mode (asyncio's checks on), a run records the same trace."""
+
+    def scenario(debug):
+        async def main(lab):
+            asyncio.get_running_loop().set_debug(debug)
+            bus = ppl.PubSub("b")
+            bus.subscribe("t", lambda m: None, buffer=2, overflow="drop_oldest")
+            for i in range(20):
+                await bus.publish("t", i)
+                await ppl.sleep(lab.rng.expovariate(3.0))
+            await bus.join()
+
+        return ppl.simulate(main, seed=3).trace.to_rows()
+
+    assert scenario(True) == scenario(False)
