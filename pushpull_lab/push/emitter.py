@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import operator
 from collections.abc import Callable
 from typing import Any
 
 from .. import _validate
 from ..lab import Lab, resolve
+
+_is_once = operator.itemgetter(1)  # of a listener entry (fn, once, name)
 
 
 def _listener_name(fn: Callable) -> str:
@@ -95,7 +98,7 @@ class EventEmitter:
         record = lab.trace.record
         msg = next(lab.message_ids)
         record("emit", self.name, None, msg, event=event, listeners=len(entries))
-        if any(once for _, once, _ in entries):
+        if any(map(_is_once, entries)):  # map/itemgetter: no Python call per listener
             self._listeners[event] = [e for e in entries if not e[1]]
         for fn, _, fname in list(entries):
             record("deliver", self.name, fname, msg, event=event)
@@ -104,7 +107,7 @@ class EventEmitter:
             except Exception as exc:
                 self._failed(event, fname, msg, exc)
                 continue
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):  # sync listeners return None
                 self._start(result, event, fname, msg)
         return True
 

@@ -134,7 +134,7 @@ class Subscription:
             if not fut.done():
                 fut.set_result(None)
 
-    def _push(self, msg: Message) -> None:
+    def _push(self, msg: Message) -> None:  # PubSub.publish inlines this; keep them alike
         self._buffer.append(msg)
         self.bus.lab.trace.record("enqueue", self.bus.name, self.name, msg.id, depth=len(self._buffer))
         wakeup = self._wakeup
@@ -272,24 +272,30 @@ class PubSub:
         """
         if self.closed:
             raise RuntimeError(f"PubSub.publish: the bus {self.name!r} is closed")
-        if not isinstance(topic, str) or not topic or _GLOB_CHARS.search(topic):
-            raise ValueError(
-                f"PubSub.publish(topic={topic!r}): topic must be a non-empty string without "
-                "glob characters (* ? [); patterns are for subscribe()"
-            )
+        # A topic already routed was already checked: _routes holds only valid topics.
+        subs = self._routes.get(topic) if topic.__class__ is str else None
+        if subs is None:
+            if not isinstance(topic, str) or not topic or _GLOB_CHARS.search(topic):
+                raise ValueError(
+                    f"PubSub.publish(topic={topic!r}): topic must be a non-empty string without "
+                    "glob characters (* ? [); patterns are for subscribe()"
+                )
+            subs = self._route(topic)
         lab = self.lab
-        subs = self._route(topic)
+        record = lab.trace.record
+        name = self.name
         msg = Message(next(lab.message_ids), topic, data, lab.now())
         self.published += 1
-        lab.trace.record("publish", sender, self.name, msg.id, topic=topic, routed=len(subs))
+        record("publish", sender, name, msg.id, topic=topic, routed=len(subs))
         overflowed = []
         for sub in subs:
             if sub._task is None:
                 sub._ensure_running()
-            if len(sub._buffer) >= sub.capacity:
+            buffer = sub._buffer
+            if len(buffer) >= sub.capacity:
                 policy = sub.overflow
                 if policy == "drop_oldest":
-                    sub._drop(sub._buffer.popleft(), "drop_oldest")
+                    sub._drop(buffer.popleft(), "drop_oldest")
                 elif policy == "drop_newest":
                     sub._drop(msg, "drop_newest")
                     continue
@@ -302,7 +308,12 @@ class PubSub:
                     if sub.closed:
                         sub._drop(msg, "unsubscribed")
                         continue
-            sub._push(msg)
+            # sub._push(msg), inlined: this runs once per message and subscriber.
+            buffer.append(msg)
+            record("enqueue", name, sub.name, msg.id, depth=len(buffer))
+            wakeup = sub._wakeup
+            if wakeup is not None and not wakeup.done():
+                wakeup.set_result(None)
         if overflowed:
             names = ", ".join(repr(s.name) for s in overflowed)
             raise BufferFullError(
