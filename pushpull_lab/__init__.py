@@ -21,6 +21,7 @@ from .clock import Run, VirtualTimeLoop, simulate, sleep
 from .errors import BackgroundTaskError, BufferFullError, DeadlockError, LabError, VirtualTimeError
 from .lab import Lab, current_lab, use_lab
 from .pull import Job, Poll, Queue, QueueEvents, Worker
+from .pull.log import Consumer, Log, Record
 from .push import EventEmitter, Message, PubSub, Subscription
 from .trace import Event, Stats, Trace
 
@@ -29,17 +30,20 @@ __version__ = "0.1.0"
 __all__ = [
     "BackgroundTaskError",
     "BufferFullError",
+    "Consumer",
     "DeadlockError",
     "Event",
     "EventEmitter",
     "Job",
     "Lab",
     "LabError",
+    "Log",
     "Message",
     "Poll",
     "PubSub",
     "Queue",
     "QueueEvents",
+    "Record",
     "Run",
     "Stats",
     "Subscription",
