@@ -205,6 +205,7 @@ class VirtualTimeLoop(asyncio.BaseEventLoop):
                     raise
                 except BaseException as exc:
                     self._report_callback_error(handle, exc)
+            handle = None  # as asyncio does: a traceback through this frame keeps no task alive
             if self._stopping:
                 return
 
