@@ -9,12 +9,13 @@ recorded with the producer side as actor, a pull with the consumer as actor::
     run.trace.latency("publish", "deliver")              # Stats(count=30, mean=..., p99=...)
     run.trace.depth("slow-ui")                           # [(t, buffered), ...]
 
-Recording is a tuple append; everything else is computed on demand.
+Recording is two appends; everything else is computed on demand.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -111,26 +112,40 @@ class Trace:
 
     def __init__(self, clock: Callable[[], float], *, limit: int | None = None):
         self._clock = clock
+        # Two parallel columns, not one tuple holding the fields dict: CPython keeps any
+        # tuple that holds a dict under garbage-collector tracking, and a long trace of
+        # tracked tuples made every full collection walk all of them (2x slower recording).
         self._events: deque[tuple] = deque(maxlen=limit)
+        self._fields: deque[dict] = deque(maxlen=limit)
         self.recorded = 0
         """Events ever recorded; more than ``len(trace)`` when ``limit`` dropped old ones."""
 
     # -- recording ------------------------------------------------------------------------
     def record(self, kind: str, actor: str, peer: str | None = None, msg: Any = None, **fields: Any) -> None:
         """Append an event stamped with the lab clock."""
-        self._events.append((self._clock(), kind, actor, peer, msg, fields))
+        self._events.append((self._clock(), kind, actor, peer, msg))
+        self._fields.append(fields)
         self.recorded += 1
 
     def clear(self) -> None:
         self._events.clear()
+        self._fields.clear()
         self.recorded = 0
+
+    def _rows(self) -> Iterator[tuple]:
+        """(time, kind, actor, peer, msg, fields) for every event, in order."""
+        return ((*e, f) for e, f in zip(list(self._events), list(self._fields)))
+
+    def _append_row(self, row: tuple) -> None:
+        self._events.append(row[:5])
+        self._fields.append(row[5])
 
     # -- reading --------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._events)
 
     def __iter__(self) -> Iterator[Event]:
-        return map(Event._make, list(self._events))
+        return map(Event._make, self._rows())
 
     @property
     def events(self) -> list[Event]:
@@ -148,7 +163,7 @@ class Trace:
         """A new trace with only the matching events (``kind`` may be a set of kinds)."""
         kinds = {kind} if isinstance(kind, str) else (set(kind) if kind is not None else None)
         out = Trace(self._clock)
-        for e in self._events:
+        for e in self._rows():
             t, k, a, p, m, _ = e
             if (
                 (kinds is None or k in kinds)
@@ -158,21 +173,21 @@ class Trace:
                 and (since is None or t >= since)
                 and (until is None or t <= until)
             ):
-                out._events.append(e)
+                out._append_row(e)
         out.recorded = len(out._events)
         return out
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One dict per event, in time order: time, kind, actor, peer, msg, then the fields."""
         return [
-            {"time": t, "kind": k, "actor": a, "peer": p, "msg": m, **f} for t, k, a, p, m, f in self._events
+            {"time": t, "kind": k, "actor": a, "peer": p, "msg": m, **f} for t, k, a, p, m, f in self._rows()
         ]
 
     @property
     def actors(self) -> list[str]:
         """Everyone who appears in the trace, in order of first appearance."""
         seen: dict[str, None] = {}
-        for _, _, a, p, _, _ in self._events:
+        for _, _, a, p, _ in self._events:
             seen.setdefault(a)
             if p is not None:
                 seen.setdefault(p)
@@ -200,16 +215,16 @@ class Trace:
         out = []
         ends = self.filter(kind=end, **where)._events if where else None
         if ends is None:
-            for t, k, _, _, m, _ in self._events:
+            for t, k, _, _, m in self._events:
                 if k == start:
                     started.setdefault(m, t)
                 elif k == end and m in started:
                     out.append(t - started[m])
             return out
-        for t, k, _, _, m, _ in self._events:
+        for t, k, _, _, m in self._events:
             if k == start:
                 started.setdefault(m, t)
-        return [t - started[m] for t, _, _, _, m, _ in ends if m in started]
+        return [t - started[m] for t, _, _, _, m in ends if m in started]
 
     def latency(self, start: str = "publish", end: str = "deliver", **where: Any) -> Stats:
         """:class:`Stats` of :meth:`latencies` (count, mean, p50, p90, p99, max)."""
@@ -235,7 +250,7 @@ class Trace:
 
         Read from the ``depth`` field that primitives attach to events that change it.
         """
-        return [(t, f["depth"]) for t, _, a, p, _, f in self._events if "depth" in f and name in (a, p)]
+        return [(t, f["depth"]) for t, _, a, p, _, f in self._rows() if "depth" in f and name in (a, p)]
 
     def summary(self) -> dict[str, Any]:
         """Counts per kind, plus publish→deliver latency when there is any."""
@@ -248,7 +263,7 @@ class Trace:
     # -- display --------------------------------------------------------------------------
     def table(self, limit: int = 20) -> str:
         """The first ``limit`` events as aligned text."""
-        rows = list(self._events)[:limit]
+        rows = list(itertools.islice(self._rows(), limit))
         lines = [f"{'time':>10}  {'kind':<12} {'actor':<14} {'peer':<14} {'msg':<8} fields"]
         for t, k, a, p, m, f in rows:
             extra = " ".join(f"{key}={val!r}" for key, val in f.items())
@@ -267,7 +282,7 @@ class Trace:
         counts = " · ".join(f"{html.escape(str(k))}: {v}" for k, v in self.counts().items())
         head = "".join(f"<th>{c}</th>" for c in ("time (s)", "kind", "actor", "peer", "msg", "fields"))
         body = []
-        for t, k, a, p, m, f in list(self._events)[:limit]:
+        for t, k, a, p, m, f in itertools.islice(self._rows(), limit):
             extra = html.escape(", ".join(f"{key}={val!r}" for key, val in f.items()))
             cells = [f"{t:.4f}", k, a, p or "", "" if m is None else str(m)]
             body.append(
