@@ -22,6 +22,7 @@ from .errors import BackgroundTaskError, BufferFullError, DeadlockError, LabErro
 from .lab import Lab, current_lab, use_lab
 from .pull import Job, Poll, Queue, QueueEvents, Worker
 from .pull.log import Consumer, Log, Record
+from .pull.poller import long_poll, short_poll
 from .push import EventEmitter, Message, PubSub, Subscription
 from .trace import Event, Stats, Trace
 
@@ -53,6 +54,8 @@ __all__ = [
     "Worker",
     "__version__",
     "current_lab",
+    "long_poll",
+    "short_poll",
     "simulate",
     "sleep",
     "use_lab",
