@@ -9,10 +9,18 @@ the same on every machine::
 
 from __future__ import annotations
 
+import asyncio
+
 from . import _validate
 from .clock import Run, simulate, sleep
 from .errors import BufferFullError
+from .pull.log import Consumer, Log
+from .pull.poller import long_poll, short_poll
+from .pull.queue import Queue
+from .pull.worker import Poll, Worker
 from .push.pubsub import OVERFLOW_POLICIES, PubSub
+
+PULL_STYLES = ("short", "long", "blocking")
 
 
 def slow_subscriber(
@@ -70,3 +78,72 @@ def slow_subscriber(
 
 def _counts(sub) -> dict[str, int]:
     return {"delivered": sub.delivered, "dropped": sub.dropped, "pending": sub.pending}
+
+
+def pull_styles(
+    style: str = "short",
+    *,
+    interval: float = 1.0,
+    hold: float = 30.0,
+    messages: int = 50,
+    rate: float = 0.5,
+    seed: int = 3,
+) -> Run:
+    """The same random stream of ``messages`` (``rate`` per second on average) pulled three ways.
+
+    ``style="short"``: a consumer polls a :class:`~pushpull_lab.Log` every ``interval`` s.
+    ``style="long"``: it long-polls, each request held up to ``hold`` s.
+    ``style="blocking"``: a :class:`~pushpull_lab.Worker` blocks on a
+    :class:`~pushpull_lab.Queue` (BullMQ's way).
+    ``run.value`` has ``received``, ``requests`` (traced requests: polls, empty polls,
+    fetches), ``empty`` (requests that brought nothing) and the ``latency`` :class:`Stats`
+    from the moment a message was stored to the moment the consumer got it.
+    """
+    where = "pull_styles"
+    _validate.choice(where, "style", style, PULL_STYLES)
+    _validate.number(where, "interval", interval, positive=True)
+    _validate.number(where, "hold", hold, positive=True)
+    _validate.integer(where, "messages", messages, minimum=1)
+    _validate.number(where, "rate", rate, positive=True)
+
+    async def main(lab):
+        received = []
+        if style == "blocking":
+            queue = Queue("news")
+
+            async def process(job):
+                received.append(job.id)
+
+            Worker("news", process, fetch="blocking", name="app")
+            store = queue.add
+        else:
+            log = Log("news")
+            consumer = Consumer(log, group="app", name="app")
+            poll = (
+                short_poll(consumer, received.append, interval=interval)
+                if style == "short"
+                else long_poll(consumer, received.append, hold=hold)
+            )
+            poller = asyncio.ensure_future(poll)
+            store = log.append
+        for i in range(messages):
+            await sleep(lab.rng.expovariate(rate))
+            if style == "blocking":
+                await store("story", {"n": i}, sender="newsroom")
+            else:
+                await store({"n": i}, sender="newsroom")
+        await sleep(interval if style == "short" else 0.001)  # let the last one be picked up
+        if style != "blocking":
+            poller.cancel()
+        trace = lab.trace
+        start, end = ("add", "fetch") if style == "blocking" else ("append", "consume")
+        counts = trace.filter(actor="app").counts()
+        requests = sum(counts.get(k, 0) for k in ("poll", "empty_poll", "fetch"))
+        return {
+            "received": len(received),
+            "requests": requests,
+            "empty": counts.get("empty_poll", 0),
+            "latency": trace.latency(start, end),
+        }
+
+    return simulate(main, seed=seed)

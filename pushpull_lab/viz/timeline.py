@@ -10,7 +10,7 @@ from ..trace import Trace, direction
 from .style import PALETTE, new_figure
 
 # Exchanges a producer makes into a store a consumer will pull from: neither push nor pull.
-DEPOSIT_KINDS = frozenset({"add"})
+DEPOSIT_KINDS = frozenset({"add", "append"})
 
 
 def timeline(
@@ -55,12 +55,21 @@ def timeline(
         if drawn >= max_events:
             break
         drawn += 1
-        seen.add(way)
+        empty = e.kind == "empty_poll"  # a request that brought nothing: the cost of polling
+        seen.add("empty" if empty else way)
         ax.annotate(
             "",
             xy=(e.time, y[e.peer]),
             xytext=(e.time, y[e.actor]),
-            arrowprops={"arrowstyle": "-|>", "color": PALETTE[way], "lw": 1.2, "shrinkA": 3, "shrinkB": 3},
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": PALETTE[way],
+                "lw": 1.2,
+                "shrinkA": 3,
+                "shrinkB": 3,
+                "linestyle": (0, (2, 2)) if empty else "-",
+                "alpha": 0.6 if empty else 1.0,
+            },
         )
     ax.set_yticks([y[n] for n in lanes], lanes)
     ax.set_ylim(-len(lanes) + 0.4, 0.6)
@@ -82,6 +91,7 @@ def _legend(ax, seen: set[str]) -> None:
     labels = {
         "push": ("push: the producer side initiates", {"color": PALETTE["push"], "lw": 2}),
         "pull": ("pull: the consumer initiates", {"color": PALETTE["pull"], "lw": 2}),
+        "empty": ("pull that found nothing", {"color": PALETTE["pull"], "lw": 2, "ls": ":", "alpha": 0.6}),
         "other": ("deposit into a store", {"color": PALETTE["other"], "lw": 2}),
         "drop": (
             "dropped",

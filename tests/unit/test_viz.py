@@ -40,6 +40,17 @@ def test_timeline_colours_pull_arrows_differently():
     assert mcolors.to_hex(a.arrow_patch.get_edgecolor()) == PALETTE["pull"].lower()
 
 
+def test_timeline_marks_empty_polls_dashed():
+    """An empty poll is drawn dashed and named in the legend, unlike a poll that brought data."""
+    t = Trace(lambda: 1.0)
+    t.record("poll", "app", "news")
+    t.record("empty_poll", "app", "news")
+    fig = ppl.viz.timeline(t)
+    full, empty = arrows(fig)
+    assert full.arrow_patch.get_linestyle() == "-" and empty.arrow_patch.get_linestyle() != "-"
+    assert "pull that found nothing" in [x.get_text() for x in fig.axes[0].get_legend().get_texts()]
+
+
 def test_timeline_window_and_limit(run):
     """since/until restrict the window; max_events caps the arrows."""
     assert len(arrows(ppl.viz.timeline(run.trace, until=1.0))) == len(
