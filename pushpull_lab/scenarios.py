@@ -17,7 +17,7 @@ from .errors import BufferFullError
 from .pull.log import Consumer, Log
 from .pull.poller import long_poll, short_poll
 from .pull.queue import Queue
-from .pull.worker import Poll, Worker
+from .pull.worker import Worker
 from .push.pubsub import OVERFLOW_POLICIES, PubSub
 
 PULL_STYLES = ("short", "long", "blocking")
