@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 
-_LAZY_SUBMODULES = ("viz", "widgets", "exercises")
+_LAZY_SUBMODULES = ("viz", "widgets", "exercises", "redis_server")
 
 
 def __getattr__(name):
