@@ -36,9 +36,14 @@ The Redis layout (see :mod:`pushpull_lab.backends.redis`), for queue ``q``::
     ppl:q:meta          HASH   queue settings (paused)
     ppl:q:id            STRING counter for job ids and arrival order
     ppl:q:marker        LIST   "there may be work" hints that blocked workers wait on
-    ppl:q:wake:<token>  LIST   a private key to wake one worker's blocking wait (on close)
+    ppl:q:wake:<token>  LIST   wakes one worker's blocking wait when it closes
+                        (a STREAM for an event reader's blocking read)
 
 Times are seconds on the lab clock (``lab.now()``), never Redis key expiry or wall time.
+
+Nothing here is ever stopped by cancelling a blocking Redis command (redis-py cannot always
+cancel one cleanly): a closing worker or event reader is woken through its own ``wake``
+key instead, and then stops by itself.
 """
 
 from __future__ import annotations
@@ -193,10 +198,15 @@ class Storage(ABC):
 
     @abstractmethod
     async def read_events(
-        self, queue: str, after: str, timeout: float, count: int = 100
+        self, queue: str, after: str, timeout: float, token: str, count: int = 100
     ) -> list[tuple[str, dict[str, Any]]]:
         """Events newer than ``after``, oldest first, blocking up to ``timeout`` seconds
-        for at least one. Each event is ``(id, {"event", "job_id", "time", ...})``."""
+        for at least one, or until :meth:`wake_reader` is called for ``token``.
+        Each event is ``(id, {"event", "job_id", "time", ...})``."""
+
+    @abstractmethod
+    async def wake_reader(self, queue: str, token: str) -> None:
+        """End ``token``'s current (or next) :meth:`read_events` at once."""
 
     @abstractmethod
     async def aclose(self) -> None:

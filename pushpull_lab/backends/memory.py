@@ -387,18 +387,24 @@ class MemoryStorage(Storage):
         return [(f"{i}-0", dict(e)) for i, e in itertools.islice(q.events, start, start + count)]
 
     async def read_events(
-        self, queue: str, after: str, timeout: float, count: int = 100
+        self, queue: str, after: str, timeout: float, token: str, count: int = 100
     ) -> list[tuple[str, dict[str, Any]]]:
         q = self._q(queue)
         found = self._events_after(q, after, count)
-        if found or timeout <= 0:
+        if found or timeout <= 0 or q.wakes.pop(token, None) is True:
             return found
         fut = asyncio.get_running_loop().create_future()
         q.readers.append(fut)
+        q.wakes[token] = fut
         try:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(fut, timeout)
         finally:
+            if q.wakes.get(token) is fut:
+                del q.wakes[token]
             with contextlib.suppress(ValueError):
                 q.readers.remove(fut)
         return self._events_after(q, after, count)
+
+    async def wake_reader(self, queue: str, token: str) -> None:
+        await self.wake(queue, token)

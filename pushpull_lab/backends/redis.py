@@ -277,15 +277,24 @@ class RedisStorage(Storage):
         return newest[0][0] if newest else "0-0"
 
     async def read_events(
-        self, queue: str, after: str, timeout: float, count: int = 100
+        self, queue: str, after: str, timeout: float, token: str, count: int = 100
     ) -> list[tuple[str, dict[str, Any]]]:
         key = f"ppl:{queue}:events"
         block = None if timeout <= 0 else max(1, round(timeout * 1000))
-        reply = await self.redis.xread({key: after}, count=count, block=block)
+        # XREAD BLOCK on the event log and on this reader's own wake stream, which only
+        # wake_reader() writes to: that is how a closing reader is woken.
+        streams = {key: after, f"ppl:{queue}:wake:{token}": "0-0"}
+        reply = await self.redis.xread(streams, count=count, block=block)
         if not reply:
             return []
-        entries = reply[key][0] if isinstance(reply, dict) else reply[0][1]
+        if isinstance(reply, dict):  # RESP3
+            entries = reply.get(key, [[]])[0]
+        else:
+            entries = next((found for name, found in reply if name == key), [])
         return [(event_id, _event(fields)) for event_id, fields in entries]
+
+    async def wake_reader(self, queue: str, token: str) -> None:
+        await self.redis.xadd(f"ppl:{queue}:wake:{token}", {"wake": "1"})
 
     async def aclose(self) -> None:
         await self.redis.aclose()

@@ -18,9 +18,11 @@ Because the log keeps its entries, a reader can start from any point: pass the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +145,8 @@ class QueueEvents:
         self.received = 0
         self.errors: list[Exception] = []
         self.closed = False
+        self._token = f"{self.name}:{uuid.uuid4().hex[:12]}"  # names this reader's wake key
+        self._storage = None
         self._listeners: dict[str, list[tuple[str, Callable]]] = {}
         self._ready = self._loop.create_future()
         self.lab.register("queue_events", self.name, self)
@@ -178,7 +182,7 @@ class QueueEvents:
         """The pull underneath: read the log (blocking), then push each event to listeners."""
         lab, queue = self.lab, self.queue_name
         try:
-            storage = open_backend(lab)
+            storage = self._storage = open_backend(lab)
             if self.last_event_id is None:
                 self.last_event_id = await storage.last_event_id(queue)
         except Exception as exc:
@@ -187,19 +191,25 @@ class QueueEvents:
         finally:
             if not self._ready.done():
                 self._ready.set_result(None)
-        while True:
+        while not self.closed:
             try:
-                entries = await storage.read_events(queue, self.last_event_id, READ_BLOCK)
+                entries = await storage.read_events(queue, self.last_event_id, READ_BLOCK, self._token)
             except Exception as exc:  # lost connection: report, wait, read again
                 self._report(exc, "reading the event log")
                 await asyncio.sleep(1.0)
                 continue
+            if self.closed:
+                break
             if entries:
                 lab.trace.record("consume", self.name, queue, count=len(entries))
             for event_id, fields in entries:
                 self.last_event_id = event_id
                 self.received += 1
                 await self._dispatch(QueueEvent._from_log(event_id, fields))
+        try:
+            await storage.forget(queue, self._token)
+        except Exception as exc:
+            self._report(exc, "closing")
 
     async def _dispatch(self, e: QueueEvent) -> None:
         record = self.lab.trace.record
@@ -214,9 +224,14 @@ class QueueEvents:
                 record(
                     "error", name, self.name, e.job_id, error=f"{type(exc).__name__}: {exc}", event=e.event
                 )
+                handled = False
                 if self.on_error is not None:
-                    self.on_error(exc, e, name)
-                else:
+                    try:
+                        self.on_error(exc, e, name)
+                        handled = True
+                    except Exception as handler_exc:  # reported just below
+                        exc = handler_exc
+                if not handled:
                     self._loop.call_exception_handler(
                         {
                             "message": f"listener {name!r} of {self.name!r} raised on {e.event!r}",
@@ -241,10 +256,20 @@ class QueueEvents:
         if self.closed:
             return
         self.closed = True
-        self._task.cancel()
+        if self._storage is None:  # not reading yet
+            self._task.cancel()
+        else:  # wake the blocking read through our own key; never cancel a Redis command
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nothing to wake
+                self._loop.create_task(self._wake())
         if not self._ready.done():
             self._ready.set_result(None)
         self.lab.unregister("queue_events", self.name, self)
+
+    async def _wake(self) -> None:
+        try:
+            await self._storage.wake_reader(self.queue_name, self._token)
+        except Exception as exc:
+            self._report(exc, "waking its blocking read")
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

@@ -173,12 +173,15 @@ class Worker:
         self.completed = 0
         self.failed = 0
         self.closed = False
-        self._closing = False
+        self._closing = False  # stop pulling (close or crash)
+        self._crashed = False  # crash(): never talk to the queue again
+        self._stop_housekeeping = False
         self._storage: Storage | None = None
         self._tasks: dict[asyncio.Task, Job] = {}
         self._starts: deque[float] = deque()  # when recent jobs started (for the limiter)
         self._wakeup: asyncio.Future | None = None  # set while napping (limiter, poll interval)
         self._room: asyncio.Future | None = None  # set while waiting for a free slot
+        self._tick: asyncio.Future | None = None  # set while housekeeping sleeps
         self._lost: set[str] = set()
         self._housekeeper: asyncio.Task | None = None
         self._close_task: asyncio.Task | None = None
@@ -207,6 +210,8 @@ class Worker:
                 self._report(exc, "fetching a job")
                 await self._nap(1.0)
                 continue
+            if self._crashed:  # a crashed worker drops whatever it just got (it stays locked)
+                return
             if job is not None:
                 task = self._loop.create_task(self._process(job), name=f"job:{job.id}@{self.name}")
                 self._tasks[task] = job
@@ -238,6 +243,8 @@ class Worker:
                 break
             now = lab.now()
             got = await storage.fetch(queue, self.token, now, now + self.lock_duration)
+            if self._crashed:
+                return None
             for job_id, depth in got.promoted:  # delayed jobs that just became due
                 record("promote", self.name, queue, job_id, depth=depth)
             if got.job is not None:
@@ -275,18 +282,21 @@ class Worker:
             self.lab.trace.record("rate_limited", self.name, self.queue_name, wait=wait)
             await self._nap(wait)
 
-    async def _nap(self, seconds: float) -> None:
+    async def _nap(self, seconds: float, slot: str = "_wakeup") -> None:
         """Sleep on the lab clock; closing the worker cuts the nap short."""
-        self._wakeup = fut = self._loop.create_future()
+        if self._stop_housekeeping if slot == "_tick" else self._closing:
+            return
+        fut = self._loop.create_future()
+        setattr(self, slot, fut)
         handle = self._loop.call_later(seconds, _resolve, fut)
         try:
             await fut
         finally:
             handle.cancel()
-            self._wakeup = None
+            setattr(self, slot, None)
 
     def _interrupt(self) -> None:
-        for fut in (self._wakeup, self._room):
+        for fut in (self._wakeup, self._room, self._tick):
             if fut is not None:
                 _resolve(fut)
 
@@ -303,8 +313,11 @@ class Worker:
                     result = await result
                 result_json = to_json("processor", "result", result)
             except Exception as exc:
-                await self._failed(job, exc)
+                if not self._crashed:
+                    await self._failed(job, exc)
             else:
+                if self._crashed:
+                    return
                 await self._storage.complete(queue, job.id, self.token, result_json, lab.now())
                 self.completed += 1
                 lab.trace.record("completed", self.name, queue, job.id)
@@ -340,20 +353,22 @@ class Worker:
     async def _housekeeping(self) -> None:
         """Every ``lock_duration / 2``: extend our locks, then recover stalled jobs."""
         lab, queue, storage = self.lab, self.queue_name, self._storage
-        while True:
+        while not self._stop_housekeeping:
             try:
                 if self.running:
                     until = lab.now() + self.lock_duration
                     for job_id in await storage.extend_locks(queue, self.token, list(self.running), until):
                         self._lock_lost(job_id)
                 recovered = await storage.recover_stalled(queue, lab.now())
+                if self._crashed:
+                    return
                 for job_id, depth in recovered:
                     lab.trace.record("stalled", self.name, queue, job_id, depth=depth)
                 if recovered and not self._closing:
                     await storage.wake(queue, self.token)  # look at them now
             except Exception as exc:
                 self._report(exc, "checking locks")
-            await asyncio.sleep(self.lock_duration / 2)
+            await self._nap(self.lock_duration / 2, "_tick")
 
     def _lock_lost(self, job_id: str) -> None:
         """Our lock on a job ran out: another worker may have it now; our outcome won't count."""
@@ -396,8 +411,11 @@ class Worker:
                     lab.trace.record("returned", self.name, queue, job.id, depth=waiting)
                 except LockLostError:
                     self._lock_lost(job.id)
+        self._stop_housekeeping = True  # only now: the jobs in hand needed their locks
+        if self._tick is not None:
+            _resolve(self._tick)
         if self._housekeeper is not None:
-            self._housekeeper.cancel()
+            await self._housekeeper
         if storage is not None:
             await storage.forget(queue, self.token)
         self.closed = True
@@ -413,10 +431,11 @@ class Worker:
         if self.closed:
             return
         held = sorted(self.running)
+        self._crashed = self._closing = self._stop_housekeeping = True
         for task in [self._main, self._housekeeper, self._close_task, *self._tasks]:
             if task is not None:
                 task.cancel()
-        self._closing = True
+        self._interrupt()
         self.closed = True
         self.lab.trace.record("crash", self.name, self.queue_name, holding=held)
         self.lab.unregister("worker", self.name, self)
