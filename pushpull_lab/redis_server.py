@@ -52,12 +52,15 @@ def ensure(*, start: bool = True) -> str | None:
             return _url
         _reason = f"PUSHPULL_REDIS_URL={env} does not answer PING"
     binary = shutil.which("redis-server")
-    if not start or binary is None:
-        if binary is None:
-            _reason = (
-                "no Redis server: PUSHPULL_REDIS_URL is not set and redis-server is not installed "
-                "(Debian/Ubuntu: apt-get install redis-server; conda: conda install -c conda-forge redis-server)"
-            )
+    if binary is None:
+        _reason = (
+            "no Redis server: PUSHPULL_REDIS_URL is not set and redis-server is not installed "
+            "(Debian/Ubuntu: apt-get install redis-server; conda: conda install -c conda-forge redis-server)"
+        )
+        return None
+    if not start:
+        if not env:
+            _reason = "no Redis server answers, and ensure(start=False) may not start one"
         return None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
