@@ -49,6 +49,7 @@ def open_backend(lab: Any) -> Storage:
         server = getattr(lab, "_fake_redis_server", None)
         if server is None:
             server = lab._fake_redis_server = fakeredis.FakeServer()
+            _serve_blocked_clients_in_order(server)
         client = fakeredis.FakeAsyncRedis(server=server, decode_responses=True)
         storage = RedisStorage(client, kind="fakeredis")
     else:
@@ -58,3 +59,29 @@ def open_backend(lab: Any) -> Storage:
         storage = RedisStorage(client, kind="redis")
     lab._pull_storage = (loop, storage)
     return storage
+
+
+class _FirstComeFirstServed(dict):
+    """An insertion-ordered stand-in for the set fakeredis keeps blocked clients in."""
+
+    def add(self, callback: Any) -> None:
+        self[callback] = None
+
+    def remove(self, callback: Any) -> None:
+        del self[callback]
+
+    def __iter__(self):
+        return iter(list(self.keys()))
+
+
+def _serve_blocked_clients_in_order(server: Any) -> None:
+    """Wake blocked clients in the order they blocked, as Redis does.
+
+    fakeredis keeps the callbacks of blocked clients in a ``set``, so which of several
+    workers blocked on the same key wakes first would depend on memory addresses, and two
+    virtual-time runs with the same seed could differ. If a fakeredis version stores them
+    differently, this does nothing (runs stay correct, only the tie order may vary).
+    """
+    db = server.dbs[0]
+    if type(getattr(db, "_change_callbacks", None)) is set and not db._change_callbacks:
+        db._change_callbacks = _FirstComeFirstServed()

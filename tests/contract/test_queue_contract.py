@@ -491,8 +491,9 @@ def test_long_job_keeps_its_lock(env):
     async def main(lab):
         q = ppl.Queue(env.queue)
         await q.add("long", None)
-        a = ppl.Worker(env.queue, lambda job: ppl.sleep(env.s(12)), lock_duration=env.s(3), name="a")
-        b = ppl.Worker(env.queue, lambda job: None, lock_duration=env.s(3), name="b")
+        # in real time a heartbeat every 0.25 s tolerates a busy machine pausing the loop
+        a = ppl.Worker(env.queue, lambda job: ppl.sleep(env.s(15)), lock_duration=env.s(5), name="a")
+        b = ppl.Worker(env.queue, lambda job: None, lock_duration=env.s(5), name="b")
         await until(lambda: counts_are(q, completed=1))
         await a.close()
         await b.close()
