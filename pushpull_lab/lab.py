@@ -63,6 +63,8 @@ class Lab:
         self.virtual = _virtual
         self.rng = random.Random(seed)
         self._t0 = time.monotonic()
+        self.epoch_at_start = time.time()
+        """Wall-clock epoch seconds when the lab's clock read 0 (see backends/shared_time.py)."""
         self._clock: Callable[[], float] = self._real_now
         self.trace = Trace(self.now, limit=None if _virtual else trace_limit)
         self._live: dict[tuple[str, str], Any] = {}

@@ -20,6 +20,7 @@ from typing import Any
 
 from .base import STATES, Fetched, LockLostError, Storage
 from .memory import MemoryStorage
+from .shared_time import SharedTimeStorage
 
 __all__ = ["STATES", "Fetched", "LockLostError", "MemoryStorage", "Storage", "open_backend"]
 
@@ -57,6 +58,8 @@ def open_backend(lab: Any) -> Storage:
 
         client = redis.asyncio.from_url(lab.backend, decode_responses=True)
         storage = RedisStorage(client, kind="redis")
+    if not lab.virtual:  # other processes may share this store: put its times on one timeline
+        storage = SharedTimeStorage(storage, lab.epoch_at_start)
     lab._pull_storage = (loop, storage)
     return storage
 
