@@ -163,12 +163,17 @@ def _pick_interval(answer: Any) -> tuple[bool, str]:
     if isinstance(answer, bool) or not isinstance(answer, (int, float)) or answer <= 0:
         return False, f"answer with an interval in seconds, such as 0.7, not {answer!r}."
     p99 = scenarios.pull_styles("short", interval=answer).value["latency"].p99
-    best = max(i for i in _INTERVALS if scenarios.pull_styles("short", interval=i).value["latency"].p99 <= 1.0)
+    best = max(
+        i for i in _INTERVALS if scenarios.pull_styles("short", interval=i).value["latency"].p99 <= 1.0
+    )
     if p99 > 1.0:
         return False, f"at interval={answer:g} s the p99 latency is {p99:.3g} s: over 1 s. Poll more often."
     if round(answer, 1) < best:
         requests = scenarios.pull_styles("short", interval=answer).value["requests"]
-        return False, f"p99 is {p99:.3g} s, within the limit, but {requests} requests is more than needed: try longer."
+        return (
+            False,
+            f"p99 is {p99:.3g} s, within the limit, but {requests} requests is more than needed: try longer.",
+        )
     requests = scenarios.pull_styles("short", interval=best).value["requests"]
     return True, (
         f"interval={best:g} s keeps p99 at {p99:.3g} s with {requests} requests. Long polling gets "
@@ -188,5 +193,61 @@ def _group_split(answer: Any) -> tuple[bool, str]:
     if not isinstance(answer, (list, tuple)) or not all(isinstance(p, int) for p in answer):
         return False, "answer with a list of partition numbers, such as [0]."
     if sorted(answer) == sorted(truth):
-        return True, f"'a' reads {truth}, 'b' reads the rest: range assignment gives the first member the extra one."
-    return False, "not quite: range assignment splits partitions 0..2 into contiguous runs, the first member taking the remainder."
+        return (
+            True,
+            f"'a' reads {truth}, 'b' reads the rest: range assignment gives the first member the extra one.",
+        )
+    return (
+        False,
+        "not quite: range assignment splits partitions 0..2 into contiguous runs, the first member taking the remainder.",
+    )
+
+
+# -- 03_bullmq_workers --------------------------------------------------------------------
+@_exercise(
+    "03.makespan",
+    "12 jobs of 1 s each are added at t=0 to a queue pulled by one Worker with concurrency=4. "
+    "At what time (seconds) does the last job finish?",
+)
+def _makespan(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return False, f"answer with a time in seconds, not {answer!r}."
+    makespan = scenarios.worker_pool(jobs=12, duration=1.0, concurrency=4).value["makespan"]
+    if abs(answer - makespan) < 1e-6:
+        return (
+            True,
+            f"the last job finishes at t={makespan:g} s: 4 slots take 4 jobs per second, 12 jobs take 3 s.",
+        )
+    return False, "not quite. How many jobs run at the same time, and how many rounds do 12 jobs need?"
+
+
+@_exercise(
+    "03.retry-times",
+    "A job added at t=0 with attempts=4 and backoff=('exponential', 1.0) fails instantly every "
+    "time. At which times do its 4 attempts start? Answer with a list of 4 numbers.",
+)
+def _retry_times(answer: Any) -> tuple[bool, str]:
+    from .clock import simulate, sleep
+    from .pull.queue import Queue
+    from .pull.worker import Worker
+
+    if not isinstance(answer, (list, tuple)) or len(answer) != 4:
+        return False, "answer with a list of 4 start times, such as [0, 1, 2, 3]."
+
+    async def main(lab):
+        queue = Queue("flaky")
+
+        def always_fails(job):
+            raise RuntimeError("the encoder crashed")
+
+        worker = Worker("flaky", always_fails)
+        await queue.add("transcode", {}, attempts=4, backoff=("exponential", 1.0))
+        while (await queue.get_job_counts())["failed"] < 1:
+            await sleep(0.5)
+        await worker.close()
+        return [round(e.time, 9) for e in lab.trace.filter(kind="active")]
+
+    starts = simulate(main).value
+    if [float(a) for a in answer] == starts:
+        return True, f"attempts start at {starts}: the waits double, 1 s, 2 s, 4 s, after each failure."
+    return False, "not quite. After the n-th failure the wait is 1 s × 2^(n-1); add the waits up."

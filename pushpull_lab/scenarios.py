@@ -147,3 +147,57 @@ def pull_styles(
         }
 
     return simulate(main, seed=seed)
+
+
+def worker_pool(
+    *,
+    jobs: int = 12,
+    duration: float = 1.0,
+    concurrency: int = 1,
+    workers: int = 1,
+    spacing: float = 0.0,
+    seed: int = 0,
+) -> Run:
+    """``jobs`` jobs of ``duration`` s each, added ``spacing`` s apart, pulled by ``workers``
+    workers of ``concurrency`` slots each (BullMQ-style, blocking fetch).
+
+    ``run.value`` has ``makespan`` (when the last job finished), ``throughput`` (jobs per
+    second over the makespan), ``per_worker`` (jobs each worker took) and ``wait`` (the
+    :class:`Stats` of add → fetch).
+    """
+    where = "worker_pool"
+    _validate.integer(where, "jobs", jobs, minimum=1)
+    _validate.number(where, "duration", duration, minimum=0)
+    _validate.integer(where, "concurrency", concurrency, minimum=1)
+    _validate.integer(where, "workers", workers, minimum=1)
+    _validate.number(where, "spacing", spacing, minimum=0)
+
+    async def main(lab):
+        queue = Queue("video")
+
+        async def transcode(job):
+            await sleep(duration)
+            return {"file": job.data["file"], "seconds": duration}
+
+        pool = [
+            Worker("video", transcode, concurrency=concurrency, name=f"worker-{i + 1}")
+            for i in range(workers)
+        ]
+        for n in range(jobs):
+            if n and spacing:
+                await sleep(spacing)
+            await queue.add("transcode", {"file": f"clip-{n + 1}.mp4"}, sender="uploader")
+        while (await queue.get_job_counts())["completed"] < jobs:
+            await sleep(duration / 4 or 0.01)
+        finished = max(job.finished_at for job in await queue.get_jobs("completed"))
+        for w in pool:
+            await w.close()
+        fetched = lab.trace.filter(kind="fetch").counts(by="actor")
+        return {
+            "makespan": round(finished, 9),
+            "throughput": jobs / finished if finished else float("inf"),
+            "per_worker": {w.name: fetched.get(w.name, 0) for w in pool},
+            "wait": lab.trace.latency("add", "fetch"),
+        }
+
+    return simulate(main, seed=seed)
