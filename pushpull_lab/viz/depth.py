@@ -12,6 +12,7 @@ def depth(
     *,
     capacity: int | None = None,
     title: str = "Backlog over time",
+    ylabel: str = "messages waiting",
     width: float = 8.0,
 ):
     """Step plot of ``trace.depth(name)`` for each name; returns a matplotlib Figure.
@@ -34,7 +35,7 @@ def depth(
     if capacity is not None:
         ax.axhline(capacity, color="#555555", ls="--", lw=1, label=f"buffer limit ({capacity})")
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("messages waiting")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
     ax.set_title(title)
     if names:

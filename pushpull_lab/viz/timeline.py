@@ -29,13 +29,16 @@ def timeline(
         actors: lanes to show, top to bottom (default: everyone, in order of appearance).
         since, until: the time window (seconds) to draw.
         max_events: draw at most this many exchanges (the first ones in the window).
+
+    Exchanges at the same instant are drawn side by side, a small step apart, so none hides
+    another; the step is for reading only, not a time difference.
     """
     window = trace.filter(since=since, until=until)
     lanes = actors if actors is not None else window.actors
     y = {name: -i for i, name in enumerate(lanes)}
     fig, ax = new_figure(width, max(2.2, 0.55 * len(lanes) + 1.4))
     seen: set[str] = set()
-    drawn = 0
+    arrows = []
     for e in window:
         if e.actor not in y or (e.peer is not None and e.peer not in y):
             continue
@@ -52,15 +55,28 @@ def timeline(
         way = direction(e.kind) or ("other" if e.kind in DEPOSIT_KINDS else None)
         if way is None or e.peer is None or e.peer == e.actor:
             continue
-        if drawn >= max_events:
+        if len(arrows) >= max_events:
             break
-        drawn += 1
+        arrows.append((e, way))
+    start = since if since is not None else 0.0
+    end = until if until is not None else max(window.end, start + 1e-9)
+    # Exchanges at the same instant would be drawn on top of each other and hide one
+    # another; set them side by side, a small fixed step apart, centred on their time.
+    step = (end - start) * 0.006 or 0.002
+    at_instant: dict[float, int] = {}
+    for e, _ in arrows:
+        at_instant[e.time] = at_instant.get(e.time, 0) + 1
+    placed: dict[float, int] = {}
+    for e, way in arrows:
+        i = placed.get(e.time, 0)
+        placed[e.time] = i + 1
+        x = e.time + (i - (at_instant[e.time] - 1) / 2) * step
         empty = e.kind == "empty_poll"  # a request that brought nothing: the cost of polling
         seen.add("empty" if empty else way)
         ax.annotate(
             "",
-            xy=(e.time, y[e.peer]),
-            xytext=(e.time, y[e.actor]),
+            xy=(x, y[e.peer]),
+            xytext=(x, y[e.actor]),
             arrowprops={
                 "arrowstyle": "-|>",
                 "color": PALETTE[way],
@@ -73,8 +89,6 @@ def timeline(
         )
     ax.set_yticks([y[n] for n in lanes], lanes)
     ax.set_ylim(-len(lanes) + 0.4, 0.6)
-    start = since if since is not None else 0.0
-    end = until if until is not None else max(window.end, start + 1e-9)
     pad = (end - start) * 0.03 or 0.05
     ax.set_xlim(start - pad, end + pad)
     for lane in y.values():

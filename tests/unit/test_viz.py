@@ -32,6 +32,16 @@ def test_timeline_draws_one_push_arrow_per_exchange_from_the_initiator(run):
     assert ax.get_title() and ax.get_xlabel() == "time (s)"
 
 
+def test_timeline_sets_simultaneous_exchanges_side_by_side():
+    """Three fetches at one instant get three distinct x positions, each close to that instant."""
+    t = Trace(lambda: 1.0)
+    for w in ("w1", "w2", "w3"):
+        t.record("fetch", w, "queue", 1)
+    xs = [a.xy[0] for a in arrows(ppl.viz.timeline(t, until=2.0))]
+    assert len(set(xs)) == 3 and all(abs(x - 1.0) < 0.05 for x in xs)
+    assert sum(xs) / 3 == pytest.approx(1.0)
+
+
 def test_timeline_colours_pull_arrows_differently():
     """A consumer-initiated fetch is drawn from the consumer, in the pull colour."""
     t = Trace(lambda: 1.0)
