@@ -78,3 +78,67 @@ def test_verdict_displays_as_text_and_html():
     """A verdict shows a mark and the message in both text and HTML."""
     v = ppl.exercises.check("01.predict-drops", 13)
     assert repr(v).startswith("✓ Correct") and "Correct" in v._repr_html_()
+
+
+# -- 04_queue_events ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "wrong, says",
+    [
+        ({"listener": 0, "poller": 4.0}, "shorter than 4 s"),
+        ({"listener": 0, "poller": 1.0}, "longer than 1 s"),
+        ({"listener": 1.0, "poller": 2.0}, "listener's delay is not 1 s"),
+        ({"listener": ..., "poller": 2.0}, "replace both ..."),
+        ({"poller": 2.0}, "dict of two numbers"),
+        ({"listener": "0", "poller": 2.0}, "dict of two numbers"),
+    ],
+)
+def test_04_poll_delay_wrong_answers_get_a_reason(wrong, says):
+    """04.poll-delay measures both delays and says which one is off, and which way."""
+    verdict = ppl.exercises.check("04.poll-delay", wrong)
+    assert not verdict and says in verdict.message, verdict
+
+
+def _reconnect_from(last_event_id=None, queue="video-processing"):
+    def reconnect(offline):
+        start = offline.last_event_id if last_event_id == "saved" else last_event_id
+        return ppl.QueueEvents(queue, name="auditor", last_event_id=start)
+
+    return reconnect
+
+
+@pytest.mark.parametrize(
+    "reconnect, says",
+    [
+        (_reconnect_from(None), "only heard job 5"),
+        (_reconnect_from("0"), "job 1 twice"),
+        (_reconnect_from("saved", queue="other-queue"), "should hear 2, 3, 4 and 5"),
+        (_reconnect_from(...), "last_event_id must be None"),
+        (lambda offline: None, "return the new ppl.QueueEvents"),
+        ("saved", "pass your function itself"),
+    ],
+)
+def test_04_catch_up_wrong_reconnects_get_a_reason(reconnect, says):
+    """04.catch-up runs the learner's reconnect and names what was missed or repeated."""
+    verdict = ppl.exercises.check("04.catch-up", reconnect)
+    assert not verdict and says in verdict.message, verdict
+    assert ppl.exercises.check("04.catch-up", _reconnect_from("saved"))
+
+
+def test_04_notebook_scenario_is_the_one_the_check_runs():
+    """The watch_jobs shown in notebook 04 and the check's copy give identical traces."""
+    import asyncio
+    import collections
+    import json
+
+    notebook = json.loads((SOLUTIONS.parent / "04_queue_events.ipynb").read_text())
+    source = next(
+        "".join(c["source"])
+        for c in notebook["cells"]
+        if "".join(c["source"]).startswith("async def watch_jobs")
+    )
+    namespace = {"asyncio": asyncio, "collections": collections, "ppl": ppl}
+    exec(compile(source, "04_queue_events.ipynb", "exec"), namespace)
+    shown = ppl.simulate(lambda lab: namespace["watch_jobs"](lab, jobs=40, interval=4.0))
+    checked = ppl.simulate(lambda lab: ppl.exercises._watch_jobs(lab, jobs=40, interval=4.0))
+    assert shown.trace.to_rows() == checked.trace.to_rows()
+    assert shown.value == checked.value
