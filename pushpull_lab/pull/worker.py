@@ -183,6 +183,9 @@ class Worker:
         self._room: asyncio.Future | None = None  # set while waiting for a free slot
         self._tick: asyncio.Future | None = None  # set while housekeeping sleeps
         self._lost: set[str] = set()
+        # Jobs whose outcome is on its way to the store: a heartbeat that races with it finds
+        # them no longer active under our lock, but that is a finish, not a lost lock.
+        self._finishing: set[str] = set()
         self._housekeeper: asyncio.Task | None = None
         self._close_task: asyncio.Task | None = None
 
@@ -314,10 +317,12 @@ class Worker:
                 result_json = to_json("processor", "result", result)
             except Exception as exc:
                 if not self._crashed:
+                    self._finishing.add(job.id)
                     await self._failed(job, exc)
             else:
                 if self._crashed:
                     return
+                self._finishing.add(job.id)
                 await self._storage.complete(queue, job.id, self.token, result_json, lab.now())
                 self.completed += 1
                 lab.trace.record("completed", self.name, queue, job.id)
@@ -327,6 +332,8 @@ class Worker:
             self._report(exc, f"finishing job {job.id!r}")
         finally:
             self.running.pop(job.id, None)
+            self._finishing.discard(job.id)
+            self._lost.discard(job.id)
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         lab, queue = self.lab, self.queue_name
@@ -358,7 +365,8 @@ class Worker:
                 if self.running:
                     until = lab.now() + self.lock_duration
                     for job_id in await storage.extend_locks(queue, self.token, list(self.running), until):
-                        self._lock_lost(job_id)
+                        if job_id in self.running and job_id not in self._finishing:
+                            self._lock_lost(job_id)
                 recovered = await storage.recover_stalled(queue, lab.now())
                 if self._crashed:
                     return

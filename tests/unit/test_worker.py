@@ -325,3 +325,37 @@ def test_import_does_not_load_redis():
     code = "import sys, pushpull_lab; print('redis' in sys.modules, 'fakeredis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.redis
+def test_a_job_finishing_during_a_heartbeat_is_not_a_lost_lock(redis_url):
+    """Jobs that complete while their lock extension is in flight are not reported as lock_lost."""
+    import asyncio
+    import uuid
+
+    queue = f"heartbeat-{uuid.uuid4().hex[:8]}"
+
+    async def main():
+        lab = ppl.Lab(backend=redis_url)
+        q = ppl.Queue(queue, lab=lab)
+
+        async def quick(job):
+            await asyncio.sleep(0.01)
+
+        await q.add_bulk([{"name": "j", "data": i} for i in range(1500)])
+        worker = ppl.Worker(queue, quick, concurrency=20, lock_duration=0.2, lab=lab)
+        for _ in range(600):
+            if (await q.get_job_counts())["completed"] == 1500:
+                break
+            await asyncio.sleep(0.05)
+        await worker.close()
+        counts = await q.get_job_counts()
+        await q.obliterate()
+        await q.close()
+        return counts, lab.trace.counts(), len(worker._lost)
+
+    counts, kinds, still_tracked = asyncio.run(main())
+    assert counts["completed"] == 1500
+    assert kinds.get("stalled", 0) == 0
+    assert kinds.get("lock_lost", 0) == 0
+    assert still_tracked == 0
