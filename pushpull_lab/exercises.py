@@ -254,62 +254,6 @@ def _retry_times(answer: Any) -> tuple[bool, str]:
 
 
 # -- 04_queue_events ----------------------------------------------------------------------
-async def _watch_jobs(lab: Any, jobs: int = 40, interval: float = 2.0) -> dict[str, Any]:
-    """Notebook 04, section 3: a QueueEvents listener vs a client polling get_job.
-
-    The same code as the notebook's ``watch_jobs`` (tests/unit/test_exercises.py checks that
-    both give the same trace).
-    """
-    import asyncio
-
-    from .clock import sleep
-    from .pull.events import QueueEvents
-    from .pull.queue import Queue
-    from .pull.worker import Worker
-
-    queue = Queue("video-processing")
-    queue_events = QueueEvents("video-processing", name="queue-events")
-    await queue_events.ready()
-    queue_events.on("completed", lambda e: None, name="listener")
-
-    async def transcode(job):
-        await sleep(job.data["seconds"])
-
-    worker = Worker("video-processing", transcode, concurrency=4, name="worker")
-    unfinished = []
-
-    async def poll_every(interval):
-        found = 0
-        while found < jobs:
-            await sleep(interval)
-            for job_id in list(unfinished):
-                job = await queue.get_job(job_id)
-                if job.state == "completed":
-                    unfinished.remove(job_id)
-                    found += 1
-                    lab.trace.record("poll", "poller", "video-processing", job_id)
-                else:
-                    lab.trace.record("empty_poll", "poller", "video-processing", job_id)
-
-    poller = asyncio.ensure_future(poll_every(interval))
-    for _ in range(jobs):
-        seconds = round(lab.rng.uniform(0.5, 3.0), 2)
-        job = await queue.add("transcode", {"seconds": seconds}, sender="uploader")
-        unfinished.append(job.id)
-        await sleep(round(lab.rng.expovariate(1 / 1.5), 2))
-    await poller
-    await worker.close()
-    await queue_events.close()
-    trace = lab.trace
-    return {
-        "listener": trace.latencies("completed", "notify", peer="listener"),
-        "poller": trace.latencies("completed", "poll", actor="poller"),
-        "requests": len(trace.filter(kind={"poll", "empty_poll"}, actor="poller")),
-        "reads": len(trace.filter(kind="consume", actor="queue-events")),
-        "entries": queue_events.received,
-    }
-
-
 _POLL_DELAY = {"jobs": 40, "interval": 4.0}
 
 
@@ -320,7 +264,6 @@ _POLL_DELAY = {"jobs": 40, "interval": 4.0}
     "listener knows? Answer {'listener': seconds, 'poller': seconds}; the poller's may be off by 25 %.",
 )
 def _poll_delay(answer: Any) -> tuple[bool, str]:
-    from .clock import simulate
 
     usage = "answer with a dict of two numbers in seconds: {'listener': ..., 'poller': ...}."
     if not isinstance(answer, dict) or set(answer) != {"listener", "poller"}:
@@ -330,7 +273,7 @@ def _poll_delay(answer: Any) -> tuple[bool, str]:
         return False, "replace both ... with numbers of seconds, then run the cell again."
     if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
         return False, usage
-    v = simulate(lambda lab: _watch_jobs(lab, **_POLL_DELAY)).value
+    v = scenarios.watch_jobs(**_POLL_DELAY).value
     listener = sum(v["listener"]) / len(v["listener"])
     poller = sum(v["poller"]) / len(v["poller"])
     interval = _POLL_DELAY["interval"]

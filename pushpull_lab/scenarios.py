@@ -14,6 +14,7 @@ import asyncio
 from . import _validate
 from .clock import Run, simulate, sleep
 from .errors import BufferFullError
+from .pull.events import QueueEvents
 from .pull.log import Consumer, Log
 from .pull.poller import long_poll, short_poll
 from .pull.queue import Queue
@@ -201,3 +202,63 @@ def worker_pool(
         }
 
     return simulate(main, seed=seed)
+
+
+def watch_jobs(*, jobs: int = 40, interval: float = 2.0, seed: int = 0) -> Run:
+    """Notebook 04: learn that jobs finished by a QueueEvents listener (push) or by polling
+    ``get_job`` every ``interval`` seconds (pull). ``run.value`` has the ``listener`` and
+    ``poller`` delays (seconds after each completion), the poller's ``requests``, the
+    listener's blocking ``reads`` and the event-log ``entries`` it received.
+    """
+    _validate.integer("watch_jobs", "jobs", jobs, minimum=1)
+    _validate.number("watch_jobs", "interval", interval, positive=True)
+    return simulate(lambda lab: _watch_jobs(lab, jobs, interval), seed=seed)
+
+
+async def _watch_jobs(lab, jobs: int = 40, interval: float = 2.0) -> dict:
+    """Notebook 04, section 3: a QueueEvents listener vs a client polling get_job.
+
+    The notebook shows this code inline for reading; tests/unit/test_exercises.py checks
+    that both give the same trace.
+    """
+    queue = Queue("video-processing")
+    queue_events = QueueEvents("video-processing", name="queue-events")
+    await queue_events.ready()
+    queue_events.on("completed", lambda e: None, name="listener")
+
+    async def transcode(job):
+        await sleep(job.data["seconds"])
+
+    worker = Worker("video-processing", transcode, concurrency=4, name="worker")
+    unfinished = []
+
+    async def poll_every(interval):
+        found = 0
+        while found < jobs:
+            await sleep(interval)
+            for job_id in list(unfinished):
+                job = await queue.get_job(job_id)
+                if job.state == "completed":
+                    unfinished.remove(job_id)
+                    found += 1
+                    lab.trace.record("poll", "poller", "video-processing", job_id)
+                else:
+                    lab.trace.record("empty_poll", "poller", "video-processing", job_id)
+
+    poller = asyncio.ensure_future(poll_every(interval))
+    for _ in range(jobs):
+        seconds = round(lab.rng.uniform(0.5, 3.0), 2)
+        job = await queue.add("transcode", {"seconds": seconds}, sender="uploader")
+        unfinished.append(job.id)
+        await sleep(round(lab.rng.expovariate(1 / 1.5), 2))
+    await poller
+    await worker.close()
+    await queue_events.close()
+    trace = lab.trace
+    return {
+        "listener": trace.latencies("completed", "notify", peer="listener"),
+        "poller": trace.latencies("completed", "poll", actor="poller"),
+        "requests": len(trace.filter(kind={"poll", "empty_poll"}, actor="poller")),
+        "reads": len(trace.filter(kind="consume", actor="queue-events")),
+        "entries": queue_events.received,
+    }

@@ -49,17 +49,19 @@ def direction(kind: str) -> str | None:
 
 
 def format_seconds(seconds: float) -> str:
-    """``0.0123`` → ``'12.3 ms'``: a duration in the unit a person would say."""
+    """``0.0123`` → ``'12.3 ms'``: a duration in the unit a person would say (3 significant digits)."""
     if seconds != seconds:  # NaN
         return "–"
-    a = abs(seconds)
+    # Round first, then pick the unit: 0.9999999 is "1 s", not "1e+03 ms".
+    rounded = float(f"{seconds:.3g}")
+    a = abs(rounded)
     if a == 0:
         return "0 s"
     if a < 1e-3:
-        return f"{seconds * 1e6:.3g} µs"
+        return f"{rounded * 1e6:.3g} µs"
     if a < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds:.3g} s"
+        return f"{rounded * 1e3:.3g} ms"
+    return f"{rounded:.3g} s"
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

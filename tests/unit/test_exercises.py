@@ -139,6 +139,6 @@ def test_04_notebook_scenario_is_the_one_the_check_runs():
     namespace = {"asyncio": asyncio, "collections": collections, "ppl": ppl}
     exec(compile(source, "04_queue_events.ipynb", "exec"), namespace)
     shown = ppl.simulate(lambda lab: namespace["watch_jobs"](lab, jobs=40, interval=4.0))
-    checked = ppl.simulate(lambda lab: ppl.exercises._watch_jobs(lab, jobs=40, interval=4.0))
+    checked = scenarios.watch_jobs(jobs=40, interval=4.0)
     assert shown.trace.to_rows() == checked.trace.to_rows()
     assert shown.value == checked.value

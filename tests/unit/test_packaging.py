@@ -33,11 +33,21 @@ def pyproject() -> dict:
 
 
 def conda_dependencies(path: Path) -> dict[str, str]:
-    """{pypi-name: version spec} of the conda packages in an environment.yml."""
+    """{pypi-name: version spec} of the packages an environment.yml installs.
+
+    Conda packages are listed directly; packages conda-forge lacks sit in one ``pip:`` list.
+    """
     env = yaml.safe_load(path.read_text())
     deps = {}
+    entries = []
     for entry in env["dependencies"]:
-        assert isinstance(entry, str), f"{path.name}: nested entries (like pip:) are not expected: {entry!r}"
+        if isinstance(entry, dict):
+            assert set(entry) == {"pip"}, f"{path.name}: the only nested entry may be pip:, not {entry!r}"
+            entries += entry["pip"]
+        else:
+            entries.append(entry)
+    for entry in entries:
+        assert isinstance(entry, str), f"{path.name}: cannot read dependency {entry!r}"
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*(.*)", entry.strip())
         assert match, f"{path.name}: cannot read dependency {entry!r}"
         name, spec = match.groups()

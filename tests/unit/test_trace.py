@@ -113,7 +113,17 @@ def test_text_and_html_views_show_the_events():
 
 
 @pytest.mark.parametrize(
-    "seconds, text", [(0, "0 s"), (2e-6, "2 µs"), (0.0123, "12.3 ms"), (1.5, "1.5 s"), (float("nan"), "–")]
+    "seconds, text",
+    [
+        (0, "0 s"),
+        (2e-6, "2 µs"),
+        (0.0123, "12.3 ms"),
+        (1.5, "1.5 s"),
+        (float("nan"), "–"),
+        (0.9999999999, "1 s"),
+        (0.0009999999, "1 ms"),
+        (-0.25, "-250 ms"),
+    ],
 )
 def test_format_seconds_picks_the_unit(seconds, text):
     """Durations read as a person would say them."""
