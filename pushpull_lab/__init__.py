@@ -74,3 +74,17 @@ def __getattr__(name):
         globals()[name] = module
         return module
     raise AttributeError(f"module 'pushpull_lab' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext pushpull_lab``: the ``%pushpull`` and ``%%simulate`` magics, rich displays, cleanup."""
+    from .extension import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    """``%unload_ext pushpull_lab``: close every live primitive, remove the magics and hooks."""
+    from .extension import unload_ipython_extension as unload
+
+    unload(ipython)
