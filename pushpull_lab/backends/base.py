@@ -67,6 +67,27 @@ PROMOTE_EPSILON = 1e-9
 PRIORITY_SHIFT = 2**32
 """Prioritized score = priority * PRIORITY_SHIFT + arrival number: priority, then FIFO."""
 
+RECORD_KEYS = (  # a job record's keys; every one but the internal arrival number is public
+    "id",
+    "name",
+    "data",
+    "state",
+    "priority",
+    "attempts",
+    "backoff",
+    "added_at",
+    "started_at",
+    "finished_at",
+    "due",
+    "attempts_made",
+    "progress",
+    "result",
+    "failed_reason",
+    "stalled_count",
+    "seq",
+)
+"""The keys of a job record (see :class:`Storage`); ``seq`` is the internal arrival number."""
+
 
 @dataclass
 class Fetched:

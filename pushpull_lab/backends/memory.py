@@ -185,17 +185,7 @@ class MemoryStorage(Storage):
         if q.hints > 0:
             q.hints -= 1
             return
-        fut = asyncio.get_running_loop().create_future()
-        q.sleepers.append(fut)
-        q.wakes[token] = fut
-        try:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(fut, timeout)
-        finally:
-            if q.wakes.get(token) is fut:
-                del q.wakes[token]
-            with contextlib.suppress(ValueError):
-                q.sleepers.remove(fut)
+        await _sleep_until_woken(q, q.sleepers, token, timeout)
 
     async def wake(self, queue: str, token: str) -> None:
         q = self._q(queue)
@@ -393,18 +383,24 @@ class MemoryStorage(Storage):
         found = self._events_after(q, after, count)
         if found or timeout <= 0 or q.wakes.pop(token, None) is True:
             return found
-        fut = asyncio.get_running_loop().create_future()
-        q.readers.append(fut)
-        q.wakes[token] = fut
-        try:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(fut, timeout)
-        finally:
-            if q.wakes.get(token) is fut:
-                del q.wakes[token]
-            with contextlib.suppress(ValueError):
-                q.readers.remove(fut)
+        await _sleep_until_woken(q, q.readers, token, timeout)
         return self._events_after(q, after, count)
 
     async def wake_reader(self, queue: str, token: str) -> None:
         await self.wake(queue, token)
+
+
+async def _sleep_until_woken(q: Any, waiters: list, token: str, timeout: float) -> None:
+    """Wait in ``waiters`` until someone resolves our future (a hint, or ``wake(token)``) or
+    ``timeout`` passes; always leave no trace of the wait behind."""
+    fut = asyncio.get_running_loop().create_future()
+    waiters.append(fut)
+    q.wakes[token] = fut
+    try:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(fut, timeout)
+    finally:
+        if q.wakes.get(token) is fut:
+            del q.wakes[token]
+        with contextlib.suppress(ValueError):
+            waiters.remove(fut)

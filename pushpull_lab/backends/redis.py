@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .base import EVENT_LOG_LIMIT, PROMOTE_EPSILON, Fetched, LockLostError, Storage
+from .base import EVENT_LOG_LIMIT, PROMOTE_EPSILON, RECORD_KEYS, Fetched, LockLostError, Storage
 
 _LUA = Path(__file__).with_name("lua")
 _SCRIPTS = (
@@ -39,25 +39,6 @@ _SCRIPTS = (
 )
 _FLOATS = frozenset({"added_at", "started_at", "finished_at", "due"})
 _INTS = frozenset({"priority", "attempts", "attempts_made", "stalled_count", "seq"})
-RECORD_KEYS = (
-    "id",
-    "name",
-    "data",
-    "state",
-    "priority",
-    "attempts",
-    "backoff",
-    "added_at",
-    "started_at",
-    "finished_at",
-    "due",
-    "attempts_made",
-    "progress",
-    "result",
-    "failed_reason",
-    "stalled_count",
-    "seq",
-)
 
 
 @cache

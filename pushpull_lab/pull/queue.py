@@ -22,7 +22,7 @@ from typing import Any
 
 from .. import _validate
 from ..backends import STATES, open_backend
-from ..backends.base import MAX_PRIORITY, LockLostError, Storage
+from ..backends.base import MAX_PRIORITY, RECORD_KEYS, LockLostError, Storage
 from ..lab import Lab, resolve
 
 BACKOFF_KINDS = ("fixed", "exponential")
@@ -222,24 +222,7 @@ class Job:
         )
 
 
-_PUBLIC_FIELDS = (
-    "id",
-    "name",
-    "data",
-    "state",
-    "priority",
-    "attempts",
-    "backoff",
-    "added_at",
-    "started_at",
-    "finished_at",
-    "due",
-    "attempts_made",
-    "progress",
-    "result",
-    "failed_reason",
-    "stalled_count",
-)
+_PUBLIC_FIELDS = tuple(k for k in RECORD_KEYS if k != "seq")
 
 
 # -- Queue ------------------------------------------------------------------------------------
