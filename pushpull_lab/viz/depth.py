@@ -34,9 +34,14 @@ def depth(
         ax.step(times, values, where="post", color=series_colour(i), lw=1.6, label=name)
     if capacity is not None:
         ax.axhline(capacity, color="#555555", ls="--", lw=1, label=f"buffer limit ({capacity})")
+    from matplotlib.ticker import MaxNLocator
+
     ax.set_xlabel("time (s)")
     ax.set_ylabel(ylabel)
-    ax.set_ylim(bottom=0)
+    # A depth is a count: whole-number ticks, and an empty queue still gets a readable axis.
+    top = max([capacity or 0] + [d for n in names for _, d in trace.depth(n)] + [1])
+    ax.set_ylim(0, top * 1.08)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
     if names:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)

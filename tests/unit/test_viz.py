@@ -81,6 +81,15 @@ def test_depth_plot_follows_the_trace(run):
     assert ax.get_ylabel() == "messages waiting" and ax.get_xlabel() == "time (s)" and ax.get_title()
 
 
+def test_depth_plot_of_an_empty_queue_has_whole_number_ticks():
+    """A queue that never backs up still gets an axis from 0 to at least 1, in whole numbers."""
+    t = Trace(lambda: 1.0)
+    t.record("fetch", "w", "q", 1, depth=0)
+    ax = ppl.viz.depth(t, ["q"]).axes[0]
+    assert ax.get_ylim()[1] >= 1
+    assert all(float(tick).is_integer() for tick in ax.get_yticks())
+
+
 def test_latency_plot_accepts_traces_and_lists(run):
     """One CDF per series, reaching 1.0, with p50/p99 in the legend."""
     fig = ppl.viz.latency({"all": run.trace, "phone": run.trace.latencies(peer="slow-phone")})
