@@ -3,8 +3,12 @@
 ::
 
     ppl.widgets.experiment(run_fn, draw_fn, subscribers=(1, 10), policy=["block", "drop_oldest"])
+    ppl.widgets.monitor()          # live: depths, in flight, rates, drops of a real-time lab
+    ppl.widgets.replay(run)        # Play + slider scrubbing through a recorded run
 """
 
+from .monitor import LiveMonitor, monitor
 from .panel import ExperimentPanel, experiment
+from .replay import TraceReplay, replay
 
-__all__ = ["ExperimentPanel", "experiment"]
+__all__ = ["ExperimentPanel", "LiveMonitor", "TraceReplay", "experiment", "monitor", "replay"]
