@@ -130,6 +130,10 @@ class Storage(ABC):
         job with ``job_id`` exists (in any state) nothing is stored and ``created`` is False.
         """
 
+    async def add_many(self, queue: str, specs: list[dict], now: float) -> list[tuple[dict, bool, int]]:
+        """:meth:`add` for each spec, in order; a backend may send them in one round trip."""
+        return [await self.add(queue, spec, now) for spec in specs]
+
     # -- consuming ------------------------------------------------------------------------
     @abstractmethod
     async def fetch(self, queue: str, token: str, now: float, lock_until: float) -> Fetched:

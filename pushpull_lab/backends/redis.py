@@ -105,11 +105,11 @@ class RedisStorage(Storage):
         return await self._scripts[script](keys=self.keys(queue), args=argv)
 
     # -- producing ------------------------------------------------------------------------
-    async def add(self, queue: str, spec: dict, now: float) -> tuple[dict, bool, int]:
+    def _add_args(self, queue: str, spec: dict, now: float) -> list[Any]:
         due = spec["due"]
-        _, created, waiting, fields = await self._run(
-            "add",
-            queue,
+        return [
+            f"ppl:{queue}:job:",
+            EVENT_LOG_LIMIT,
             spec["job_id"] or "",
             spec["name"],
             spec["data"],
@@ -118,8 +118,28 @@ class RedisStorage(Storage):
             spec["backoff"] or "",
             _num(now),
             "" if due is None else _num(due),
-        )
+        ]
+
+    @staticmethod
+    def _added(reply: list) -> tuple[dict, bool, int]:
+        _, created, waiting, fields = reply
         return _record(_pairs(fields)), bool(created), int(waiting)
+
+    async def add(self, queue: str, spec: dict, now: float) -> tuple[dict, bool, int]:
+        reply = await self._scripts["add"](keys=self.keys(queue), args=self._add_args(queue, spec, now))
+        return self._added(reply)
+
+    async def add_many(self, queue: str, specs: list[dict], now: float) -> list[tuple[dict, bool, int]]:
+        # One round trip for the whole batch: each add is still its own atomic script, run
+        # in order, but the client no longer waits for one reply before sending the next.
+        if not specs:
+            return []
+        keys = self.keys(queue)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for spec in specs:
+                await self._scripts["add"](keys=keys, args=self._add_args(queue, spec, now), client=pipe)
+            replies = await pipe.execute()
+        return [self._added(reply) for reply in replies]
 
     # -- consuming ------------------------------------------------------------------------
     async def fetch(self, queue: str, token: str, now: float, lock_until: float) -> Fetched:

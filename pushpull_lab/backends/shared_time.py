@@ -48,6 +48,11 @@ class SharedTimeStorage(Storage):
         record, created, depth = await self.inner.add(queue, spec, now + self.offset)
         return self._out(record), created, depth
 
+    async def add_many(self, queue, specs, now):
+        specs = [{**spec, "due": self._in(spec.get("due"))} for spec in specs]
+        added = await self.inner.add_many(queue, specs, now + self.offset)
+        return [(self._out(record), created, depth) for record, created, depth in added]
+
     async def fetch(self, queue, token, now, lock_until):
         got = await self.inner.fetch(queue, token, now + self.offset, lock_until + self.offset)
         next_due = None if got.next_due is None else got.next_due - self.offset

@@ -330,18 +330,28 @@ class Queue:
         return await self._add(spec, sender)
 
     async def _add(self, spec: dict, sender: str) -> Job:
+        return (await self._add_many([spec], sender))[0]
+
+    async def _add_many(self, specs: list[dict], sender: str) -> list[Job]:
         lab = self.lab
         now = lab.now()
-        if spec["delay"] > 0:
-            spec["due"] = now + spec["delay"]
-        record, created, waiting = await self.storage.add(self.name, spec, now)
-        job = Job(record, self.name)
-        if created:
-            extra = {"delay": spec["delay"]} if spec["delay"] > 0 else {}
-            lab.trace.record("add", sender, self.name, job.id, depth=waiting, **extra)
+        for spec in specs:
+            if spec["delay"] > 0:
+                spec["due"] = now + spec["delay"]
+        if len(specs) == 1:
+            added = [await self.storage.add(self.name, specs[0], now)]
         else:
-            lab.trace.record("add", sender, self.name, job.id, duplicate=True)
-        return job
+            added = await self.storage.add_many(self.name, specs, now)
+        jobs = []
+        for spec, (record, created, waiting) in zip(specs, added):
+            job = Job(record, self.name)
+            if created:
+                extra = {"delay": spec["delay"]} if spec["delay"] > 0 else {}
+                lab.trace.record("add", sender, self.name, job.id, depth=waiting, **extra)
+            else:
+                lab.trace.record("add", sender, self.name, job.id, duplicate=True)
+            jobs.append(job)
+        return jobs
 
     async def add_bulk(self, jobs: list[dict], *, sender: str = "producer") -> list[Job]:
         """Add several jobs; each is a dict with ``name``, ``data`` and any :meth:`add` option.
@@ -379,7 +389,7 @@ class Queue:
                 )
             )
         self._check_open(where)
-        return [await self._add(spec, sender) for spec in specs]
+        return await self._add_many(specs, sender)
 
     async def get_job(self, job_id: str) -> Job | None:
         """The job with this id, or None if there is none (any more)."""

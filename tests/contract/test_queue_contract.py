@@ -246,6 +246,32 @@ def test_job_id_deduplicates(env):
     assert [e.fields.get("duplicate", False) for e in run.trace if e.kind == "add"] == [False, True, False]
 
 
+def test_add_bulk_keeps_order_and_deduplicates_within_one_batch(env):
+    """add_bulk adds in order, in one go, and a repeated job id inside the batch adds nothing."""
+
+    async def main(lab):
+        q = ppl.Queue(env.queue)
+        jobs = await q.add_bulk(
+            [
+                {"name": "a", "data": 1, "job_id": "same"},
+                {"name": "b", "data": 2},
+                {"name": "c", "data": 3, "job_id": "same"},
+                {"name": "d", "data": 4, "delay": env.s(50), "priority": 3},
+            ]
+        )
+        waiting = [j.name for j in await q.get_jobs("waiting")]
+        return jobs, waiting, await q.get_job_counts()
+
+    run = env.run(main)
+    jobs, waiting, counts = run.value
+    assert [j.id for j in jobs] == ["same", "2", "same", "3"]  # a repeat uses up no automatic id
+    assert [j.data for j in jobs[:3]] == [1, 2, 1]  # the repeat returns the first job
+    assert waiting == ["a", "b"] and counts["delayed"] == 1
+    assert jobs[3].state == "delayed" and env.near(jobs[3].due - jobs[3].added_at, 50)
+    adds = [(e.msg, e.fields.get("duplicate", False)) for e in run.trace if e.kind == "add"]
+    assert adds == [("same", False), ("2", False), ("same", True), ("3", False)]
+
+
 def test_get_jobs_and_counts_cover_every_state(env):
     """get_jobs and get_job_counts agree on waiting, active, delayed, completed and failed jobs."""
 
