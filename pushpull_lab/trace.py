@@ -153,6 +153,13 @@ class Trace:
     def events(self) -> list[Event]:
         return list(self)
 
+    def tail(self, n: int) -> list[Event]:
+        """The newest ``n`` events, oldest first, read from the end (cheap on a long trace)."""
+        n = max(0, min(n, len(self._events)))
+        events = list(itertools.islice(reversed(self._events), n))
+        fields = list(itertools.islice(reversed(self._fields), n))
+        return [Event(*e, f) for e, f in zip(reversed(events), reversed(fields))]
+
     def filter(
         self,
         kind: str | Iterable[str] | None = None,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import itertools
 import time
 import traceback
 import weakref
@@ -191,13 +190,9 @@ class LiveMonitor:
         self._seen = trace.recorded
         if new <= 0:
             return
-        # The trace is a pair of deques; read only the newest `new` rows, from the end.
-        tail_e = list(itertools.islice(reversed(trace._events), new))
-        tail_f = list(itertools.islice(reversed(trace._fields), new))
-        rows = list(zip(reversed(tail_e), reversed(tail_f)))
         width = self._slot
         current_slot, counter = self._rates[-1] if self._rates else (None, None)
-        for (t, kind, actor, peer, _msg), f in rows:
+        for t, kind, actor, peer, _msg, f in trace.tail(new):  # only what is new since last tick
             key = (kind, actor, peer)
             self._totals[key] += 1
             slot = int(t // width)

@@ -96,6 +96,16 @@ def test_actors_in_order_of_appearance():
     assert make(SAMPLE).actors == ["p", "bus", "a", "b"]
 
 
+def test_tail_reads_the_newest_events_in_order():
+    """tail(n) gives the last n events, oldest first, with their fields."""
+    t = make(SAMPLE)
+    assert [(e.time, e.kind, e.fields) for e in t.tail(2)] == [
+        (3.0, "deliver", {"depth": 0}),
+        (3.5, "deliver", {"depth": 0}),
+    ]
+    assert t.tail(0) == [] and len(t.tail(100)) == len(SAMPLE)
+
+
 def test_limit_keeps_the_newest_events():
     """A limited trace drops its oldest events and counts everything it ever recorded."""
     t = Trace(lambda: 0.0, limit=3)
