@@ -16,6 +16,7 @@ def latency(
     *,
     where: dict[str, Any] | None = None,
     title: str | None = None,
+    xlabel: str | None = None,
     width: float = 8.0,
 ):
     """Cumulative distribution of ``start``→``end`` latency, one curve per trace.
@@ -23,7 +24,8 @@ def latency(
     A curve further left is faster; where it reaches the top is the worst case. The p50
     and p99 of each series are in the legend. A series is a trace (``start``/``end``/
     ``where`` pick its latencies) or a list of latencies in seconds, e.g.
-    ``{"phone": trace.latencies(peer="phone")}``.
+    ``{"phone": trace.latencies(peer="phone")}``; then say what was measured with
+    ``xlabel=`` (the default label names ``start`` and ``end``).
     """
     if isinstance(traces, Trace):
         traces = {"latency": traces}
@@ -46,7 +48,7 @@ def latency(
             lw=1.8,
             label=f"{label}: p50 {format_seconds(stats.p50)}, p99 {format_seconds(stats.p99)}",
         )
-    ax.set_xlabel(f"latency from {start} to {end} (s)")
+    ax.set_xlabel(xlabel or f"latency from {start} to {end} (s)")
     ax.set_ylabel("fraction of messages")
     ax.set_ylim(0, 1.02)
     ax.margins(x=0.03)  # a series of zero latencies stays visible, off the y axis

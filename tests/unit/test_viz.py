@@ -99,6 +99,14 @@ def test_latency_plot_accepts_traces_and_lists(run):
     assert labels[1].startswith("phone: p50") and "(s)" in ax.get_xlabel()
 
 
+def test_latency_plot_says_what_was_measured():
+    """xlabel names what a list of latencies measured; the default names start and end."""
+    assert ppl.viz.latency({"x": [0.1]}, xlabel="seconds to know").axes[0].get_xlabel() == "seconds to know"
+    assert ppl.viz.latency({"x": [0.1]}, "append", "consume").axes[0].get_xlabel() == (
+        "latency from append to consume (s)"
+    )
+
+
 def test_latency_plot_without_data_says_so():
     """An empty series list draws a note instead of an empty legend."""
     fig = ppl.viz.latency({"none": []})
