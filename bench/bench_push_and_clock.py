@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import datetime
 import gc
-import os
 import platform
 import random
 import statistics
@@ -47,6 +46,7 @@ from importlib.metadata import version
 
 import pyee
 import simpy
+from _common import machine  # bench/ is on sys.path when a script here runs
 
 import pushpull_lab as ppl
 
@@ -238,17 +238,6 @@ def compare(repeats: int, ours: Callable[[], float], peer: Callable[[], float]) 
             peer_s.append(peer())
             ours_s.append(ours())
     return ours_s, peer_s
-
-
-def machine() -> str:
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.system()} {platform.machine()}, {cpu}, nproc={nproc}"
 
 
 def main(argv: list[str] | None = None) -> int:

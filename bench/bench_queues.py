@@ -63,6 +63,8 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from _common import machine  # bench/ is on sys.path when a script here runs
+
 import pushpull_lab as ppl
 
 CONCURRENCY = 10
@@ -391,17 +393,6 @@ def pkg(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "missing"
-
-
-def machine() -> str:
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.system()} {platform.machine()}, {cpu}, nproc={nproc}"
 
 
 def main(argv: list[str] | None = None) -> int:
