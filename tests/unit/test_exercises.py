@@ -142,3 +142,35 @@ def test_04_notebook_scenario_is_the_one_the_check_runs():
     checked = scenarios.watch_jobs(jobs=40, interval=4.0)
     assert shown.trace.to_rows() == checked.trace.to_rows()
     assert shown.value == checked.value
+
+
+@pytest.mark.parametrize(
+    "exercise, wrong, says",
+    [
+        ("05.predict-p50", 3.0, "too high"),
+        ("05.predict-p50", 0.2, "too low"),
+        ("05.predict-p50", "1.5", "a number of seconds"),
+        ("05.only-short-polling", "nuanced", "not quite"),
+        ("05.only-short-polling", "maybe", "answer with one of"),
+    ],
+)
+def test_05_wrong_answers_get_a_reason(exercise, wrong, says):
+    """05's checks recompute the p50 and the latency verdict, and say what to look at."""
+    verdict = ppl.exercises.check(exercise, wrong)
+    assert not verdict and says in verdict.message, verdict
+
+
+def test_05_check_pushes_the_stream_the_notebook_pushes():
+    """The check's push run is notebook 05's %%simulate cell: same stream, 0 s latency."""
+    import json
+
+    notebook = json.loads((SOLUTIONS.parent / "05_comparison.ipynb").read_text())
+    source = next(
+        "".join(c["source"]) for c in notebook["cells"] if "".join(c["source"]).startswith("%%simulate")
+    )
+    assert "--seed 3" in source.splitlines()[0]
+    from pushpull_lab.exercises import _pushed_stream_p99
+
+    assert _pushed_stream_p99() == 0.0
+    pulled = scenarios.pull_styles("short", interval=1.0).trace.filter(kind="append")
+    assert len(pulled) == 50
