@@ -519,6 +519,9 @@ def test_long_job_keeps_its_lock(env):
         await q.add("long", None)
         # in real time a heartbeat every 0.25 s tolerates a busy machine pausing the loop
         a = ppl.Worker(env.queue, lambda job: ppl.sleep(env.s(15)), lock_duration=env.s(5), name="a")
+        # b starts once a holds the job (else b may simply fetch it first), and then waits
+        # all the while: it would take the job only if a's lock ran out.
+        await until(lambda: counts_are(q, active=1))
         b = ppl.Worker(env.queue, lambda job: None, lock_duration=env.s(5), name="b")
         await until(lambda: counts_are(q, completed=1))
         await a.close()
