@@ -16,3 +16,13 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     return f"{platform.system()} {platform.machine()}, {cpu}, nproc={nproc}"
+
+
+def ratio_and_verdict(ours_s: list[float], peer_s: list[float], target: float | None) -> tuple[float, str]:
+    """The median of per-repeat ratios peer time / our time (> 1: we are faster), and the
+    verdict against ``target``: the one rule every benchmark page states."""
+    import statistics
+
+    ratio = statistics.median(p / o for o, p in zip(ours_s, peer_s))
+    verdict = "" if target is None else f">= {target}x " + ("met" if ratio >= target else "NOT met")
+    return ratio, verdict

@@ -46,7 +46,7 @@ from importlib.metadata import version
 
 import pyee
 import simpy
-from _common import machine  # bench/ is on sys.path when a script here runs
+from _common import machine, ratio_and_verdict  # bench/ is on sys.path when a script here runs
 
 import pushpull_lab as ppl
 
@@ -332,9 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     ratios = {}
     for key, name, peer_name, unit, work, ours_s, peer_s in rows:
-        ratios[key] = ratio = statistics.median(p / o for o, p in zip(ours_s, peer_s))
-        target = TARGETS.get(key)
-        verdict = "" if target is None else f">= {target}x " + ("met" if ratio >= target else "NOT met")
+        ratio, verdict = ratio_and_verdict(ours_s, peer_s, TARGETS.get(key))
+        ratios[key] = ratio
         print(
             f"{name:<42}{work / statistics.median(ours_s):>12,.0f}  {peer_name:<18}"
             f"{work / statistics.median(peer_s):>12,.0f}  {unit:<13}{ratio:>5.2f}x  {verdict}".rstrip()

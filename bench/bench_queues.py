@@ -63,7 +63,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from _common import machine  # bench/ is on sys.path when a script here runs
+from _common import machine, ratio_and_verdict  # bench/ is on sys.path when a script here runs
 
 import pushpull_lab as ppl
 
@@ -479,9 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     ratios = {}
     for key, name, peer_name, clock, work, ours_s, peer_s in rows:
-        ratios[key] = ratio = statistics.median(p / o for o, p in zip(ours_s, peer_s))
-        target = TARGETS.get(key)
-        verdict = "" if target is None else f">= {target}x " + ("met" if ratio >= target else "NOT met")
+        ratio, verdict = ratio_and_verdict(ours_s, peer_s, TARGETS.get(key))
+        ratios[key] = ratio
         print(
             f"{name:<40}{work / statistics.median(ours_s):>10,.0f}  {peer_name:<20}"
             f"{work / statistics.median(peer_s):>10,.0f}  {'jobs/s':<8}{clock:<6}{ratio:>5.2f}x  {verdict}".rstrip()

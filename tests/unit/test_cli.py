@@ -32,36 +32,8 @@ def test_bad_port_is_refused(capsys):
     assert "port must be 1..65535" in capsys.readouterr().err
 
 
-def test_redis_command_serves_on_loopback(tmp_path):
-    """`python -m pushpull_lab redis` starts a server that answers PING on 127.0.0.1."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (bash .ci/run installs it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pushpull_lab", "redis", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                    conn.sendall(b"PING\r\n")
-                    assert conn.recv(16) == b"+PONG\r\n"
-                    break
-            except ConnectionRefusedError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("redis did not start")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def test_terminating_the_redis_command_stops_its_server(tmp_path):
-    """SIGTERM to `pushpull-lab redis` stops the redis-server too: no orphan keeps the port."""
+def _start_redis_command(tmp_path) -> tuple[subprocess.Popen, int]:
+    """`python -m pushpull_lab redis` on a free loopback port, once it answers PING."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (bash .ci/run installs it)")
     with socket.socket() as s:
@@ -72,15 +44,36 @@ def test_terminating_the_redis_command_stops_its_server(tmp_path):
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
     )
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16) == b"+PONG\r\n":
+                    return proc, port
+        except ConnectionRefusedError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=10)
+    pytest.fail("pushpull-lab redis did not answer PING within 10 s")
+
+
+def test_redis_command_serves_on_loopback(tmp_path):
+    """`python -m pushpull_lab redis` starts a server that answers PING on 127.0.0.1."""
+    proc, port = _start_redis_command(tmp_path)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except ConnectionRefusedError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("redis did not start")
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            assert conn.recv(16) == b"+PONG\r\n"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_terminating_the_redis_command_stops_its_server(tmp_path):
+    """SIGTERM to `pushpull-lab redis` stops the redis-server too: no orphan keeps the port."""
+    proc, port = _start_redis_command(tmp_path)
+    try:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
         with pytest.raises(ConnectionRefusedError):  # the server went with it
