@@ -169,7 +169,7 @@ def test_05_check_pushes_the_stream_the_notebook_pushes():
         "".join(c["source"]) for c in notebook["cells"] if "".join(c["source"]).startswith("%%simulate")
     )
     assert "--seed 3" in source.splitlines()[0]
-    from pushpull_lab.exercises import _pushed_stream_p99
+    from pushpull_lab.exercises.nb05_comparison import _pushed_stream_p99
 
     assert _pushed_stream_p99() == 0.0
     pulled = scenarios.pull_styles("short", interval=1.0).trace.filter(kind="append")
