@@ -262,3 +262,183 @@ async def _watch_jobs(lab, jobs: int = 40, interval: float = 2.0) -> dict:
         "reads": len(trace.filter(kind="consume", actor="queue-events")),
         "entries": queue_events.received,
     }
+
+
+# -- 08_hybrid ----------------------------------------------------------------------------
+HYBRID_DESIGNS = ("hybrid", "all_pull", "all_push")
+
+
+def hybrid(
+    *,
+    design: str = "hybrid",
+    uploads: int = 12,
+    spacing: float = 0.1,
+    workers: int = 2,
+    steps: int = 4,
+    step_time: float = 0.5,
+    viewers: int = 2,
+    poll_interval: float = 1.0,
+    buffer: int = 2,
+    seed: int = 0,
+) -> Run:
+    """Notebook 08: a burst of ``uploads`` video uploads (``spacing`` s apart) transcoded by
+    ``workers`` transcoders (``steps`` steps of ``step_time`` s, reporting progress after
+    each), watched by ``viewers`` dashboards. Three ways to wire it:
+
+    - ``"hybrid"``: the transcoders are BullMQ-style workers that **pull** jobs from a queue;
+      a gateway listens to QueueEvents and **pushes** every progress update to the dashboards
+      (a PubSub standing in for WebSockets).
+    - ``"all_pull"``: the same workers, but each dashboard **polls** the queue every
+      ``poll_interval`` s (one ``get_jobs`` request per poll).
+    - ``"all_push"``: the uploader **pushes** each job to a transcoder (round robin, a
+      ``buffer`` of jobs per transcoder, ``drop_newest`` when it is full); progress is pushed.
+
+    ``run.value``: ``completed`` and ``lost`` jobs, ``delays`` (seconds from a progress
+    report to a dashboard seeing it), ``missed`` (reports a dashboard never saw), the
+    dashboards' ``requests``, the transcoders' ``max_in_flight`` and the ``makespan``.
+    """
+    where = "hybrid"
+    _validate.choice(where, "design", design, HYBRID_DESIGNS)
+    _validate.integer(where, "uploads", uploads, minimum=1)
+    _validate.number(where, "spacing", spacing, minimum=0)
+    _validate.integer(where, "workers", workers, minimum=1)
+    _validate.integer(where, "steps", steps, minimum=1)
+    _validate.number(where, "step_time", step_time, positive=True)
+    _validate.integer(where, "viewers", viewers, minimum=1)
+    _validate.number(where, "poll_interval", poll_interval, positive=True)
+    _validate.integer(where, "buffer", buffer, minimum=1)
+    settings = dict(
+        design=design, uploads=uploads, spacing=spacing, workers=workers, steps=steps,
+        step_time=step_time, viewers=viewers, poll_interval=poll_interval, buffer=buffer,
+    )  # fmt: skip
+    return simulate(lambda lab: _hybrid(lab, **settings), seed=seed)
+
+
+async def _hybrid(
+    lab, *, design, uploads, spacing, workers, steps, step_time, viewers, poll_interval, buffer
+):
+    trace = lab.trace
+    viewer_names = [f"dashboard-{i + 1}" for i in range(viewers)]
+    in_flight: dict[str, int] = {}
+    peak = {"in_flight": 0}
+
+    def saw(viewer: str, job_id: str, progress: int) -> None:
+        trace.record("seen", viewer, None, job_id, progress=progress)
+
+    async def transcode(job_id: str, transcoder: str, report) -> dict:
+        in_flight[transcoder] = in_flight.get(transcoder, 0) + 1
+        peak["in_flight"] = max(peak["in_flight"], in_flight[transcoder])
+        for step in range(1, steps + 1):
+            await sleep(step_time)
+            await report(round(100 * step / steps))
+        in_flight[transcoder] -= 1
+        return {"job": job_id, "seconds": steps * step_time}
+
+    frontend = PubSub("frontend")
+    if design != "all_pull":
+        for viewer in viewer_names:
+            frontend.subscribe(
+                "job.*", lambda m, v=viewer: saw(v, m.data["job"], m.data["progress"]), name=viewer
+            )
+
+    pool: list = []
+    closers: list = []
+    if design == "all_push":
+        dispatch = PubSub("dispatch")
+        for i in range(workers):
+            name = f"transcoder-{i + 1}"
+
+            async def handle(message, name=name):
+                job_id = message.data["job"]
+
+                async def report(progress):
+                    trace.record("progress", name, "dispatch", job_id, progress=progress)
+                    await frontend.publish(
+                        f"job.{job_id}", {"job": job_id, "progress": progress}, sender=name
+                    )
+
+                await transcode(job_id, name, report)
+                trace.record("completed", name, "dispatch", job_id)
+
+            dispatch.subscribe(f"to.{name}", handle, buffer=buffer, overflow="drop_newest", name=name)
+        for n in range(uploads):
+            if n and spacing:
+                await sleep(spacing)
+            job_id = str(n + 1)
+            trace.record("add", "uploader", "dispatch", job_id)
+            await dispatch.publish(f"to.transcoder-{n % workers + 1}", {"job": job_id}, sender="uploader")
+        await dispatch.join()
+        await frontend.join()
+        completed = len(trace.filter(kind="completed"))
+    else:
+        queue = Queue("video")
+        if design == "hybrid":
+            gateway = QueueEvents("video", name="gateway")
+            await gateway.ready()
+
+            async def forward(e):
+                await frontend.publish(
+                    f"job.{e.job_id}", {"job": e.job_id, "progress": e.progress}, sender="gateway"
+                )
+
+            gateway.on("progress", forward, name="gateway")
+            closers.append(gateway)
+
+        def transcoder(name: str):
+            async def process(job):
+                return await transcode(job.id, name, job.update_progress)
+
+            return Worker("video", process, name=name)
+
+        pool = [transcoder(f"transcoder-{i + 1}") for i in range(workers)]
+        pollers = []
+        if design == "all_pull":
+
+            async def dashboard(viewer: str):
+                known: dict[str, int] = {}
+                while True:
+                    await sleep(poll_interval)
+                    jobs = await queue.get_jobs(["active", "completed"])
+                    news = [j for j in jobs if j.progress is not None and known.get(j.id) != j.progress]
+                    kind = "poll" if news else "empty_poll"
+                    trace.record(kind, viewer, "video", None, jobs=len(jobs))
+                    for j in news:
+                        known[j.id] = j.progress
+                        saw(viewer, j.id, j.progress)
+                    if len(known) == uploads and all(p == 100 for p in known.values()):
+                        return
+
+            pollers = [asyncio.ensure_future(dashboard(v)) for v in viewer_names]
+        for n in range(uploads):
+            if n and spacing:
+                await sleep(spacing)
+            await queue.add("transcode", {"upload": n + 1}, sender="uploader")
+        while (await queue.get_job_counts())["completed"] < uploads:
+            await sleep(step_time)
+        for p in pollers:
+            await p
+        await frontend.join()
+        completed = uploads
+        for w in pool:
+            await w.close()
+        for c in closers:
+            await c.close()
+
+    reported = {(e.msg, e.fields["progress"]): e.time for e in trace.filter(kind="progress")}
+    delays, seen = [], set()
+    for e in trace.filter(kind="seen"):
+        key = (e.msg, e.fields["progress"])
+        seen.add((e.actor, *key))
+        delays.append(e.time - reported[key])
+    missed = sum((v, *key) not in seen for v in viewer_names for key in reported)
+    finished = [e.time for e in trace.filter(kind="completed")]
+    return {
+        "design": design,
+        "completed": completed,
+        "lost": len(trace.filter(kind="drop")),
+        "delays": delays,
+        "missed": missed,
+        "requests": sum(e.actor in viewer_names for e in trace.filter(kind={"poll", "empty_poll"})),
+        "max_in_flight": peak["in_flight"],
+        "makespan": round(max(finished), 9) if finished else None,
+    }
