@@ -4,6 +4,9 @@ For each ``notebooks/NN_name.ipynb``: open it, clear the stored outputs, Run →
 wait until every code cell has run and the kernel is idle, then require no error output, no
 traceback on stderr and no "Error displaying widget". In a notebook with an ipywidgets slider the
 first slider is moved with the keyboard and the first image in the same widget box must change.
+A notebook whose metadata has ``"pushpull": {"browser_click": {"button": LABEL, "watch": [CSS, ...]}}``
+also gets that button clicked after the run, and the text of every watched widget must change
+(notebook 08: "Add 3 uploads" must reach the live progress board and the monitor).
 Screenshots go to ``artifacts/browser/`` (git-ignored).
 
 Uses Debian's ``/usr/bin/chromium`` (never ``playwright install``) and a JupyterLab server started
@@ -49,6 +52,7 @@ SERVER_START_TIMEOUT = 90.0  # s
 RUN_ALL_TIMEOUT = 300.0  # s for one notebook's Run All
 WIDGET_CHANGE_TIMEOUT = 10.0  # s for the figure to follow the slider
 WIDGETS_RENDER_TIMEOUT = 20.0  # s for widget views to appear after the run
+CLICK_SETTLE_MS = 4000  # after a button's effect shows, let live work go on before the screenshot
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
@@ -270,6 +274,34 @@ def whole_notebook_shot(page, name: str) -> Path:
         page.wait_for_timeout(300)
 
 
+def click_and_watch(page, stem: str, label: str, watch: list[str]) -> None:
+    """Click the widget button labelled ``label``; the text of each ``watch`` widget must change."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    button = page.locator(".jp-OutputArea-output button.widget-button", has_text=label)
+    assert button.count() == 1, f"{stem}: expected one button labelled {label!r}, found {button.count()}"
+    before = {css: page.locator(css).first.inner_text() for css in watch}
+    button.scroll_into_view_if_needed()
+    shot(page, f"{stem}-click-before")
+    button.click()
+    unchanged = []
+    for css, text in before.items():
+        try:
+            page.wait_for_function(
+                "([css, old]) => document.querySelector(css).innerText !== old",
+                arg=[css, text],
+                timeout=WIDGET_CHANGE_TIMEOUT * 1000,
+                polling=100,
+            )
+        except PlaywrightTimeoutError:
+            unchanged.append(css)
+    page.wait_for_timeout(CLICK_SETTLE_MS)
+    page.locator(watch[0]).first.scroll_into_view_if_needed()
+    shot(page, f"{stem}-click-after")
+    assert not unchanged, f"{stem}: clicking {label!r} did not change the text of {unchanged}"
+    assert not page.get_by_text("Error displaying widget").count(), f"{stem}: widget error after the click"
+
+
 def dismiss_dialogs(page) -> None:
     """Accept a kernel-selection dialog if a notebook has no usable kernelspec."""
     dialog = page.locator(".jp-Dialog")
@@ -339,8 +371,10 @@ def test_notebook_runs_in_jupyterlab(notebook: Path, lab_server: LabServer, brow
             before = handle.evaluate(JS_BOX_SNAPSHOT)
             shot(page, f"{notebook.stem}-slider-before")
             handle.focus()
+            # A slider that starts at its maximum (a replay shows the whole run first) moves left.
+            at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
             for _ in range(3):
-                handle.press("ArrowRight")
+                handle.press("ArrowLeft" if at_max else "ArrowRight")
                 page.wait_for_timeout(100)
             changed = True
             try:
@@ -364,6 +398,9 @@ def test_notebook_runs_in_jupyterlab(notebook: Path, lab_server: LabServer, brow
             assert not page.get_by_text("Error displaying widget").count(), (
                 f"{notebook.name}: 'Error displaying widget' after moving the slider"
             )
+        click = json.loads(notebook.read_text()).get("metadata", {}).get("pushpull", {}).get("browser_click")
+        if click:
+            click_and_watch(page, notebook.stem, click["button"], click["watch"])
         assert not console_errors, f"{notebook.name}: uncaught errors in the page: {console_errors}"
     finally:
         page.close()
