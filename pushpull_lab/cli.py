@@ -5,6 +5,7 @@
     pushpull-lab redis --port 6379     # a throwaway Redis on 127.0.0.1 for the room
     pushpull-lab worker --redis redis://127.0.0.1:6379/0 --queue video --concurrency 4 \\
         --processor mypkg.tasks:transcode   # a worker process pulling from a shared queue
+    pushpull-lab doctor                # is this machine ready? every problem with its fix
     pushpull-lab version
 """
 
@@ -169,6 +170,14 @@ def _add_worker(commands: Any) -> None:
     worker.set_defaults(run=_worker)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    findings = doctor.run(kernel=not args.no_kernel, redis_url=args.redis)
+    print(doctor.report(findings))
+    return 1 if any(f.status == "fail" for f in findings) else 0
+
+
 def _version(args: argparse.Namespace) -> int:
     from . import __version__
 
@@ -183,6 +192,23 @@ def build_parser() -> argparse.ArgumentParser:
     redis.add_argument("--port", type=int, default=6379, help="TCP port (default 6379)")
     redis.set_defaults(run=_redis)
     _add_worker(commands)
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that this machine is ready for the lab, and say how to fix what is not",
+        description=(
+            "Check Python and package versions, the ipywidgets extension in JupyterLab, that a "
+            "python3 kernel starts and imports the lab, and (optional) Redis and Chromium. "
+            "Exit 1 if something the lab needs is missing."
+        ),
+    )
+    doctor.add_argument("--no-kernel", action="store_true", help="skip starting a kernel (the slow check)")
+    doctor.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="the Redis server to try (default $PUSHPULL_REDIS_URL or redis://127.0.0.1:6379/0)",
+    )
+    doctor.set_defaults(run=_doctor)
     version = commands.add_parser("version", help="print the versions")
     version.set_defaults(run=_version)
     return parser
