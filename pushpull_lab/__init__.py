@@ -20,10 +20,21 @@ a widget or a Redis backend is first used.
 from .clock import Run, VirtualTimeLoop, simulate, sleep
 from .errors import BackgroundTaskError, BufferFullError, DeadlockError, LabError, VirtualTimeError
 from .lab import Lab, current_lab, use_lab
-from .pull import Job, Poll, Queue, QueueEvents, Worker
+from .pull import Job, Poll, PollingClient, PollingServer, Queue, QueueEvents, Worker
 from .pull.log import Consumer, Log, Record
 from .pull.poller import long_poll, short_poll
-from .push import EventEmitter, Message, PubSub, Subscription
+from .push import (
+    EventEmitter,
+    Message,
+    PubSub,
+    SSEClient,
+    SSEServer,
+    Subscription,
+    WebhookReceiver,
+    WebhookSender,
+    WebSocketClient,
+    WebSocketServer,
+)
 from .trace import Event, Stats, Trace
 
 __version__ = "0.1.0"
@@ -41,16 +52,24 @@ __all__ = [
     "Log",
     "Message",
     "Poll",
+    "PollingClient",
+    "PollingServer",
     "PubSub",
     "Queue",
     "QueueEvents",
     "Record",
     "Run",
+    "SSEClient",
+    "SSEServer",
     "Stats",
     "Subscription",
     "Trace",
     "VirtualTimeError",
     "VirtualTimeLoop",
+    "WebSocketClient",
+    "WebSocketServer",
+    "WebhookReceiver",
+    "WebhookSender",
     "Worker",
     "__version__",
     "current_lab",

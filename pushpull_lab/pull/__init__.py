@@ -6,7 +6,19 @@ notifications.
 """
 
 from .events import EVENTS, QueueEvent, QueueEvents
+from .http_polling import PolledEvent, PollingClient, PollingServer
 from .queue import Job, Queue
 from .worker import Poll, Worker
 
-__all__ = ["EVENTS", "Job", "Poll", "Queue", "QueueEvent", "QueueEvents", "Worker"]
+__all__ = [
+    "EVENTS",
+    "Job",
+    "Poll",
+    "PolledEvent",
+    "PollingClient",
+    "PollingServer",
+    "Queue",
+    "QueueEvent",
+    "QueueEvents",
+    "Worker",
+]
