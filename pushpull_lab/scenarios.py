@@ -442,3 +442,563 @@ async def _hybrid(
         "max_in_flight": peak["in_flight"],
         "makespan": round(max(finished), 9) if finished else None,
     }
+
+
+# -- 06_use_cases ----------------------------------------------------------------------------
+
+
+def flaky_jobs(
+    *,
+    jobs: int = 1,
+    attempts: int = 4,
+    backoff: tuple | None = ("exponential", 1.0),
+    delay: float = 2.0,
+    work: float = 0.5,
+    failure_rate: float = 1.0,
+    concurrency: int = 4,
+    seed: int = 0,
+) -> Run:
+    """Notebook 06: ``jobs`` calls to a flaky partner API, retried with ``attempts`` and ``backoff``.
+
+    A shop adds every job at t=0 with ``delay``; a worker (``concurrency`` slots) pulls them;
+    each attempt takes ``work`` s and then fails with probability ``failure_rate`` (drawn from
+    ``lab.rng``; 1.0 always fails, 0.0 never). ``run.value["jobs"]`` maps each job id to its
+    ``attempts`` (when each attempt started, read from the trace's ``active`` events), its
+    final ``state`` and ``attempts_made``; ``run.value["failed"]`` lists the ids in the failed set.
+    """
+    from .pull.queue import check_backoff
+
+    where = "flaky_jobs"
+    _validate.integer(where, "jobs", jobs, minimum=1)
+    _validate.integer(where, "attempts", attempts, minimum=1)
+    check_backoff(where, backoff)
+    _validate.number(where, "delay", delay, minimum=0)
+    _validate.number(where, "work", work, minimum=0)
+    _validate.number(where, "failure_rate", failure_rate, minimum=0)
+    if failure_rate > 1:
+        raise ValueError(f"{where}(failure_rate={failure_rate!r}): failure_rate must be between 0 and 1")
+    _validate.integer(where, "concurrency", concurrency, minimum=1)
+
+    async def main(lab):
+        queue = Queue("partner-calls")
+
+        async def call_partner(job):
+            await sleep(work)
+            if lab.rng.random() < failure_rate:
+                raise ConnectionError("partner API answered 503")
+            return {"status": 200}
+
+        worker = Worker("partner-calls", call_partner, concurrency=concurrency, name="caller")
+        options = {"delay": delay, "attempts": attempts, "backoff": backoff}
+        await queue.add_bulk(
+            [{"name": "notify", "data": {"order": n + 1}, **options} for n in range(jobs)], sender="shop"
+        )
+        while True:
+            counts = await queue.get_job_counts()
+            if counts["completed"] + counts["failed"] == jobs:
+                break
+            await sleep(0.25)
+        await worker.close()
+        started: dict[str, list[float]] = {}
+        for e in lab.trace.filter(kind="active", actor="caller"):
+            started.setdefault(e.msg, []).append(e.time)
+        final = {job.id: job for job in await queue.get_jobs(["completed", "failed"])}
+        return {
+            "jobs": {
+                job_id: {
+                    "attempts": started.get(job_id, []),
+                    "state": job.state,
+                    "attempts_made": job.attempts_made,
+                }
+                for job_id, job in sorted(final.items(), key=lambda kv: int(kv[0]))
+            },
+            "failed": [job.id for job in await queue.get_jobs("failed")],
+            "counts": counts,
+        }
+
+    return simulate(main, seed=seed)
+
+
+def batch_loader(
+    *,
+    batch: int = 10,
+    rate: float = 40.0,
+    seconds: float = 15.0,
+    overhead: float = 0.1,
+    per_record: float = 0.004,
+    linger: float = 0.5,
+    seed: int = 0,
+) -> Run:
+    """Notebook 06: a loader pulls click records from a :class:`Log` in batches and stores them.
+
+    A website appends records at random, ``rate`` a second on average, for ``seconds`` s.
+    The loader polls up to ``batch`` records; once it has the first one it keeps polling
+    until the batch is full or ``linger`` s have passed, then stores the batch, which
+    costs ``overhead + per_record * size`` s (one database round trip per batch), and
+    commits. Each stored record is traced as ``stored``. ``run.value`` has ``records``,
+    ``batches``, ``mean_batch``, ``finished`` (when the last record was stored), ``busy``
+    (fraction of that time spent storing) and ``latency`` (:class:`Stats` of append → stored).
+    """
+    where = "batch_loader"
+    _validate.integer(where, "batch", batch, minimum=1)
+    _validate.number(where, "rate", rate, positive=True)
+    _validate.number(where, "seconds", seconds, positive=True)
+    _validate.number(where, "overhead", overhead, minimum=0)
+    _validate.number(where, "per_record", per_record, minimum=0)
+    _validate.number(where, "linger", linger, minimum=0)
+
+    async def main(lab):
+        arrivals, t = [], lab.rng.expovariate(rate)
+        while t <= seconds:
+            arrivals.append(t)
+            t += lab.rng.expovariate(rate)
+        log = Log("clicks")
+        consumer = Consumer(log, group="warehouse", name="loader")
+
+        async def website():
+            for n, at in enumerate(arrivals):
+                await sleep(at - lab.now())
+                await log.append({"click": n}, sender="website")
+
+        producer = asyncio.ensure_future(website())
+        stored, batches, busy = 0, 0, 0.0
+        while stored < len(arrivals):
+            got = await consumer.poll(max_records=batch, timeout=seconds)  # wait for the first record
+            deadline = lab.now() + linger
+            while got and len(got) < batch and lab.now() < deadline:
+                got += await consumer.poll(max_records=batch - len(got), timeout=deadline - lab.now())
+            if not got:
+                continue
+            cost = overhead + per_record * len(got)
+            await sleep(cost)  # one write of the whole batch
+            for record in got:
+                lab.trace.record("stored", "loader", "warehouse", record.id, batch=len(got))
+            await consumer.commit()
+            stored, batches, busy = stored + len(got), batches + 1, busy + cost
+        await producer
+        finished = lab.now()
+        return {
+            "records": stored,
+            "batches": batches,
+            "mean_batch": stored / batches if batches else 0.0,
+            "finished": finished,
+            "busy": busy / finished if finished else 0.0,
+            "latency": lab.trace.latency("append", "stored"),
+        }
+
+    return simulate(main, seed=seed)
+
+
+def rate_limited_burst(
+    *,
+    jobs: int = 60,
+    duration: float = 0.5,
+    jitter: float = 0.0,
+    concurrency: int = 4,
+    limiter: dict | None = None,
+    seed: int = 0,
+) -> Run:
+    """Notebook 06: a burst of ``jobs`` jobs at t=0, pulled by one worker with a concurrency and a limiter.
+
+    Each job takes ``duration`` s, or, with ``jitter`` j, a time drawn uniformly from
+    ``duration * (1 - j)`` to ``duration * (1 + j)`` (``lab.rng``, drawn when it is added).
+    ``run.value`` has ``makespan`` (when the last job finished), ``throughput`` (jobs/s
+    over it), ``max_in_flight`` and ``max_started`` (most jobs started in any window of
+    ``window`` s: the limiter's duration, or 1 s without one), all read from the trace.
+    """
+    from .pull.worker import _check_limiter
+
+    where = "rate_limited_burst"
+    _validate.integer(where, "jobs", jobs, minimum=1)
+    _validate.number(where, "duration", duration, minimum=0)
+    _validate.number(where, "jitter", jitter, minimum=0)
+    if jitter > 1:
+        raise ValueError(f"{where}(jitter={jitter!r}): jitter must be between 0 and 1")
+    _validate.integer(where, "concurrency", concurrency, minimum=1)
+    window = 1.0 if limiter is None else _check_limiter(where, limiter)[1]
+
+    async def main(lab):
+        queue = Queue("emails")
+
+        async def send(job):
+            await sleep(job.data["seconds"])
+
+        worker = Worker("emails", send, concurrency=concurrency, limiter=limiter, name="mailer")
+        spread = [
+            duration if not jitter else lab.rng.uniform(duration * (1 - jitter), duration * (1 + jitter))
+            for _ in range(jobs)
+        ]
+        await queue.add_bulk(
+            [
+                {"name": "newsletter", "data": {"to": f"user-{n + 1}", "seconds": s}}
+                for n, s in enumerate(spread)
+            ],
+            sender="campaign",
+        )
+        while (await queue.get_job_counts())["completed"] < jobs:
+            await sleep(max(duration / 4, 0.01))
+        makespan = max(job.finished_at for job in await queue.get_jobs("completed"))
+        await worker.close()
+        return {
+            "makespan": makespan,
+            "throughput": jobs / makespan if makespan else float("inf"),
+            "max_in_flight": max(n for _, n in jobs_in_flight(lab.trace, "mailer")),
+            "max_started": most_started(lab.trace, "mailer", window),
+            "window": window,
+        }
+
+    return simulate(main, seed=seed)
+
+
+def jobs_in_flight(trace, worker: str) -> list[tuple[float, int]]:
+    """How many jobs ``worker`` was processing over time, read from its ``active`` events and
+    their ends (``completed``, ``failed``, ``retry``, ``returned``): ``[(time, n), ...]``."""
+    ends = {"completed", "failed", "retry", "returned", "lock_lost"}
+    n, out = 0, [(0.0, 0)]
+    for e in trace.filter(kind={"active", *ends}, actor=worker):
+        n += 1 if e.kind == "active" else -1
+        out.append((e.time, n))
+    return out
+
+
+def most_started(trace, worker: str, window: float = 1.0) -> int:
+    """The most jobs ``worker`` fetched in any ``window`` seconds (half-open, as a limiter counts)."""
+    _validate.number("most_started", "window", window, positive=True)
+    times = [e.time for e in trace.filter(kind="fetch", actor=worker)]
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while j < len(times) and times[j] < t + window - 1e-9:
+            j += 1
+        best = max(best, j - i)
+    return best
+
+
+# -- 07_when_to_use_what ----------------------------------------------------------------------------
+# Small experiments behind notebook 07's decision helper (pushpull_lab/advisor.py): one per row of
+# the source text's "When to Use What?" table. Each runs both models on the same random draws.
+
+WHEN_MODELS = ("push", "pull")
+TASK_BURST_MODELS = ("emitter", "pubsub", "queue")
+
+
+def pushed_stream(*, messages: int = 50, rate: float = 0.5, seed: int = 3) -> Run:
+    """The :func:`pull_styles` stream (same gaps for the same seed) *pushed* through a PubSub to ``app``.
+
+    ``run.value`` has ``received``, ``requests`` (0: app never asks) and the ``latency``
+    :class:`Stats` from publish to delivery, to set next to ``pull_styles`` runs.
+    """
+    where = "pushed_stream"
+    _validate.integer(where, "messages", messages, minimum=1)
+    _validate.number(where, "rate", rate, positive=True)
+
+    async def main(lab):
+        bus = PubSub("news")
+        bus.subscribe("story", lambda message: None, name="app")
+        for i in range(messages):
+            await sleep(lab.rng.expovariate(rate))
+            await bus.publish("story", {"n": i}, sender="newsroom")
+        await bus.join()
+        requests = sum(lab.trace.filter(actor="app").counts().get(k, 0) for k in ("poll", "empty_poll"))
+        return {
+            "received": messages,
+            "requests": requests,
+            "latency": lab.trace.latency("publish", "deliver"),
+        }
+
+    return simulate(main, seed=seed)
+
+
+def failing_tasks(
+    model: str = "pull",
+    *,
+    jobs: int = 30,
+    failure_rate: float = 0.3,
+    attempts: int = 3,
+    seed: int = 0,
+) -> Run:
+    """``jobs`` tasks, each attempt failing with probability ``failure_rate`` (same draws for both models).
+
+    ``model="push"``: the tasks are published to a subscriber whose handler does the work; a
+    failed handler is recorded (an ``error`` event) and the task is gone — nothing retries it.
+    ``model="pull"``: the tasks are jobs in a :class:`~pushpull_lab.Queue` with ``attempts``
+    tries and a 0.5 s fixed backoff, pulled by a :class:`~pushpull_lab.Worker`.
+    ``run.value`` has ``done`` (tasks that succeeded), ``lost`` (failed for good), ``retries``
+    and ``attempts_needed`` (for each done task, the attempt that succeeded).
+    """
+    where = "failing_tasks"
+    _validate.choice(where, "model", model, WHEN_MODELS)
+    _validate.integer(where, "jobs", jobs, minimum=1)
+    _validate.number(where, "failure_rate", failure_rate, minimum=0)
+    if failure_rate > 1:
+        raise ValueError(f"{where}(failure_rate={failure_rate!r}): failure_rate must be between 0 and 1")
+    _validate.integer(where, "attempts", attempts, minimum=1)
+
+    async def main(lab):
+        fails = [[lab.rng.random() < failure_rate for _ in range(attempts)] for _ in range(jobs)]
+        succeeded: dict[int, int] = {}
+
+        def work(n: int, attempt: int) -> None:
+            if fails[n][attempt]:
+                raise RuntimeError(f"task {n}: attempt {attempt + 1} failed")
+            succeeded[n] = attempt + 1
+
+        if model == "push":
+            bus = PubSub("tasks", on_error=lambda exc, message, sub: None)  # recorded as 'error' events
+            bus.subscribe("task", lambda message: work(message.data["n"], 0), name="handler")
+            for n in range(jobs):
+                await bus.publish("task", {"n": n}, sender="producer")
+                await sleep(0.1)
+            await bus.join()
+            retries = 0
+        else:
+            queue = Queue("tasks")
+
+            async def process(job):
+                work(job.data["n"], job.attempts_made)
+
+            worker = Worker("tasks", process, name="worker")
+            for n in range(jobs):
+                await queue.add(
+                    "task", {"n": n}, attempts=attempts, backoff=("fixed", 0.5), sender="producer"
+                )
+                await sleep(0.1)
+            while True:
+                counts = await queue.get_job_counts()
+                if counts["completed"] + counts["failed"] == jobs:
+                    break
+                await sleep(0.1)
+            await worker.close()
+            retries = len(lab.trace.filter(kind="retry"))
+        return {
+            "jobs": jobs,
+            "done": len(succeeded),
+            "lost": jobs - len(succeeded),
+            "retries": retries,
+            "attempts_needed": [succeeded[n] for n in sorted(succeeded)],
+        }
+
+    return simulate(main, seed=seed)
+
+
+def fan_out(
+    model: str = "push",
+    *,
+    producers: int = 1,
+    consumers: int = 1,
+    messages: int = 10,
+    rate: float = 1.0,
+    handling: float = 0.0,
+    slow: int = 0,
+    buffer: int = 5,
+    seed: int = 0,
+) -> Run:
+    """``producers`` each send ``messages`` messages (``rate`` per second each, at random); every one
+    of ``consumers`` wants every message and spends ``handling`` s on each, except the last ``slow``
+    consumers, which take twice the average gap between messages (``2 / (producers * rate)`` s) and
+    so can handle only about half of what arrives.
+
+    ``model="push"``: a :class:`~pushpull_lab.PubSub`; each consumer subscribes with a buffer of
+    ``buffer`` messages (``drop_oldest`` when full), so the bus sends each message once per consumer.
+    ``model="pull"``: a :class:`~pushpull_lab.Log`; each consumer reads it in its own group with
+    long polling, at its own pace, so the producers write each message once.
+    ``run.value``: ``messages`` (sent in all), ``producer_side`` (exchanges the producers and the
+    broker started: publishes + deliveries, or appends), ``consumer_requests`` (polls the consumers
+    made), ``handled``, ``lost`` (dropped), ``latency`` (send → a consumer starts handling it).
+    """
+    where = "fan_out"
+    _validate.choice(where, "model", model, WHEN_MODELS)
+    _validate.integer(where, "producers", producers, minimum=1)
+    _validate.integer(where, "consumers", consumers, minimum=1)
+    _validate.integer(where, "messages", messages, minimum=1)
+    _validate.number(where, "rate", rate, positive=True)
+    _validate.number(where, "handling", handling, minimum=0)
+    _validate.integer(where, "slow", slow, minimum=0)
+    if slow > consumers:
+        raise ValueError(f"{where}(slow={slow!r}): slow must be between 0 and consumers ({consumers})")
+    _validate.integer(where, "buffer", buffer, minimum=1)
+    total = producers * messages
+    seconds = [handling] * (consumers - slow) + [2 / (producers * rate)] * slow  # per message, per consumer
+
+    async def main(lab):
+        handled = [0] * consumers
+
+        def handler(k: int):
+            async def handle(item):
+                lab.trace.record("handle", f"consumer-{k + 1}", None, item.id)
+                handled[k] += 1
+                if seconds[k]:
+                    await sleep(seconds[k])
+
+            return handle
+
+        gaps = [[lab.rng.expovariate(rate) for _ in range(messages)] for _ in range(producers)]
+        if model == "push":
+            bus = PubSub("bus")
+            subs = [
+                bus.subscribe(
+                    "m.*", handler(k), buffer=buffer, overflow="drop_oldest", name=f"consumer-{k + 1}"
+                )
+                for k in range(consumers)
+            ]
+
+            async def produce(p: int):
+                for gap in gaps[p]:
+                    await sleep(gap)
+                    await bus.publish(f"m.{p}", None, sender=f"producer-{p + 1}")
+
+            await asyncio.gather(*(produce(p) for p in range(producers)))
+            await bus.join()
+            lost = sum(s.dropped for s in subs)
+            start, producer_kinds = "publish", {"publish", "deliver"}
+        else:
+            log = Log("log")
+            readers = [
+                Consumer(log, group=f"consumer-{k + 1}", name=f"consumer-{k + 1}") for k in range(consumers)
+            ]
+            polls = [
+                asyncio.ensure_future(long_poll(c, handler(k), hold=30.0)) for k, c in enumerate(readers)
+            ]
+
+            async def produce(p: int):
+                for gap in gaps[p]:
+                    await sleep(gap)
+                    await log.append(None, sender=f"producer-{p + 1}")
+
+            await asyncio.gather(*(produce(p) for p in range(producers)))
+            while sum(handled) < total * consumers:
+                await sleep(0.05)
+            for poll in polls:
+                poll.cancel()
+            lost = 0
+            start, producer_kinds = "append", {"append"}
+        counts = lab.trace.counts()
+        return {
+            "model": model,
+            "messages": total,
+            "producer_side": sum(counts.get(k, 0) for k in producer_kinds),
+            "consumer_requests": counts.get("poll", 0) + counts.get("empty_poll", 0),
+            "handled": sum(handled),
+            "lost": lost,
+            "latency": lab.trace.latency(start, "handle"),
+        }
+
+    return simulate(main, seed=seed)
+
+
+def task_burst(
+    model: str = "queue",
+    *,
+    jobs: int = 40,
+    within: float = 1.0,
+    work: float = 1.0,
+    consumers: int = 2,
+    buffer: int = 5,
+    seed: int = 0,
+) -> Run:
+    """``jobs`` tasks of ``work`` s each arrive at random within ``within`` s: who controls the load?
+
+    ``model="emitter"``: an :class:`~pushpull_lab.EventEmitter` with an async listener (a webhook
+    handler): every task starts the moment it is pushed. ``model="pubsub"``: pushed round-robin to
+    ``consumers`` subscribers that handle one at a time with a buffer of ``buffer`` (``drop_oldest``).
+    ``model="queue"``: added to a :class:`~pushpull_lab.Queue` and pulled by ``consumers`` workers of
+    concurrency 1. ``run.value``: ``peak`` (most tasks in progress at once), ``done``, ``lost``,
+    ``makespan`` (when the last task finished) and ``in_flight`` (``[(t, n), ...]``).
+    """
+    where = "task_burst"
+    _validate.choice(where, "model", model, TASK_BURST_MODELS)
+    _validate.integer(where, "jobs", jobs, minimum=1)
+    _validate.number(where, "within", within, minimum=0)
+    _validate.number(where, "work", work, minimum=0)
+    _validate.integer(where, "consumers", consumers, minimum=1)
+    _validate.integer(where, "buffer", buffer, minimum=1)
+
+    async def main(lab):
+        arrivals = sorted(lab.rng.uniform(0, within) for _ in range(jobs))
+
+        async def task(n: int, by: str):
+            lab.trace.record("active", by, None, n)
+            await sleep(work)
+            lab.trace.record("completed", by, None, n)
+
+        now = 0.0
+        if model == "emitter":
+            from .push.emitter import EventEmitter
+
+            em = EventEmitter("webhook")
+
+            async def handler(n):
+                await task(n, "handler")
+
+            em.on("task", handler)
+            for n, at in enumerate(arrivals):
+                await sleep(at - now)
+                now = at
+                em.emit("task", n)
+            while len(lab.trace.filter(kind="completed", actor="handler")) < jobs:
+                await sleep(work / 4 or 0.01)
+            lost = 0
+        elif model == "pubsub":
+            bus = PubSub("balancer")
+
+            def handler_of(name: str):
+                return lambda message: task(message.data, name)
+
+            subs = [
+                bus.subscribe(
+                    f"task.{k}",
+                    handler_of(f"consumer-{k + 1}"),
+                    buffer=buffer,
+                    overflow="drop_oldest",
+                    name=f"consumer-{k + 1}",
+                )
+                for k in range(consumers)
+            ]
+            for n, at in enumerate(arrivals):
+                await sleep(at - now)
+                now = at
+                await bus.publish(f"task.{n % consumers}", n, sender="producer")
+            await bus.join()
+            lost = sum(s.dropped for s in subs)
+        else:
+            queue = Queue("tasks")
+            pool = [
+                Worker("tasks", lambda job, k=k: task(job.data, f"worker-{k + 1}"), name=f"worker-{k + 1}")
+                for k in range(consumers)
+            ]
+            for n, at in enumerate(arrivals):
+                await sleep(at - now)
+                now = at
+                await queue.add("task", n, sender="producer")
+            while (await queue.get_job_counts())["completed"] < jobs:
+                await sleep(work / 4 or 0.01)
+            for w in pool:
+                await w.close()
+            lost = 0
+        curve = _tasks_in_flight(lab.trace)
+        done = len([e for e in lab.trace if e.kind == "completed" and e.peer is None])
+        return {
+            "model": model,
+            "jobs": jobs,
+            "peak": max((n for _, n in curve), default=0),
+            "done": done,
+            "lost": lost,
+            "makespan": max(
+                (e.time for e in lab.trace if e.kind == "completed" and e.peer is None), default=0.0
+            ),
+            "in_flight": curve,
+        }
+
+    return simulate(main, seed=seed)
+
+
+def _tasks_in_flight(trace) -> list[tuple[float, int]]:
+    """Tasks in progress over time, from the scenario's own ``active``/``completed`` events (peer None)."""
+    n, out = 0, [(0.0, 0)]
+    for e in trace:
+        if e.peer is None and e.kind in ("active", "completed"):
+            n += 1 if e.kind == "active" else -1
+            if out[-1][0] == e.time:
+                out[-1] = (e.time, n)
+            else:
+                out.append((e.time, n))
+    return out

@@ -17,6 +17,8 @@ from . import (  # noqa: F401  (imported to register their checks)
     nb03_bullmq_workers,
     nb04_queue_events,
     nb05_comparison,
+    nb06_use_cases,
+    nb07_when_to_use_what,
     nb08_hybrid,
 )
 from ._core import Verdict, available, check
