@@ -255,7 +255,9 @@ class Worker:
                 job._storage, job._token, job._worker = storage, self.token, self
                 record("fetch", self.name, queue, job.id, depth=got.waiting)
                 if self.limiter is not None:
-                    self._starts.append(now)
+                    # The start counts from when the job arrived (the trace's fetch time), not from
+                    # when it was asked for: on Redis the two differ by a round trip.
+                    self._starts.append(lab.now())
                 return job
             if isinstance(self.fetch, Poll):  # short polling: the empty answer is the cost
                 record("empty_poll", self.name, queue, depth=got.waiting)

@@ -6,6 +6,7 @@ key layout a learner inspects, and the backoff arithmetic.
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
 import sys
@@ -359,3 +360,31 @@ def test_a_job_finishing_during_a_heartbeat_is_not_a_lost_lock(redis_url):
     assert kinds.get("stalled", 0) == 0
     assert kinds.get("lock_lost", 0) == 0
     assert still_tracked == 0
+
+
+def test_limiter_counts_a_start_from_when_the_job_arrived_not_when_it_was_asked_for():
+    """A slow fetch (a Redis round trip) does not let two starts land closer than the limiter allows."""
+    from pushpull_lab.backends import open_backend
+
+    async def main(lab):
+        queue = ppl.Queue("q")
+        for n in range(3):
+            await queue.add("j", {"n": n})
+        storage = open_backend(lab)
+        fetch, delays = storage.fetch, iter([0.1, 0.0, 0.0])
+
+        async def slow_first_fetch(*args):
+            got = await fetch(*args)
+            await ppl.sleep(next(delays, 0.0))  # the answer takes this long to arrive
+            return got
+
+        storage.fetch = slow_first_fetch
+        worker = ppl.Worker("q", lambda job: None, limiter={"max": 1, "duration": 1.0})
+        while worker.completed < 3:
+            await ppl.sleep(0.05)
+        await worker.close()
+        return [e.time for e in lab.trace.filter(kind="fetch")]
+
+    times = ppl.simulate(main).value
+    gaps = [round(b - a, 9) for a, b in itertools.pairwise(times)]
+    assert gaps and min(gaps) >= 1.0, times
