@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 
-_LAZY_SUBMODULES = ("viz", "widgets", "exercises", "redis_server")
+_LAZY_SUBMODULES = ("viz", "widgets", "exercises", "redis_server", "advisor", "doctor", "theory")
 
 
 def __getattr__(name):
