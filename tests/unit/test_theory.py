@@ -216,3 +216,18 @@ def test_the_comparison_rejects_a_worker_with_the_wrong_concurrency():
     mean, half = batch_means_interval(simulate_waits(arrival_rate, 1.0, 3, WARMUP + BATCHES * BATCH, seed=14))
     assert abs(mean - expected_wait(arrival_rate, 4)) > half
     assert mean > 5 * expected_wait(arrival_rate, 4)
+
+
+def test_batch_means_interval_by_hand():
+    """Batch means: the mean of the batch means ± t(0.995, k−1)·s/√k, leftovers unused."""
+    values = [1.0] * 10 + [3.0] * 10 + [99.0]  # two batches of 10, one leftover
+    mean, half = theory.batch_means(values, batches=2)
+    assert mean == 2.0
+    assert half == pytest.approx(63.657 * statistics.stdev([1.0, 3.0]) / math.sqrt(2))
+    assert theory.batch_means(list(range(40)), batches=20)[1] == pytest.approx(
+        2.861 * statistics.stdev([2 * i + 0.5 for i in range(20)]) / math.sqrt(20)
+    )
+    with pytest.raises(ValueError, match=r"batches must be an integer from 2 to 31"):
+        theory.batch_means(list(range(100)), batches=40)
+    with pytest.raises(ValueError, match=r"values must hold at least batches=20 values"):
+        theory.batch_means([1.0] * 5)
