@@ -280,6 +280,12 @@ class Run:
     completed: bool = True
     """False when ``until`` was reached before ``main`` returned (``value`` is then None)."""
 
+    def __repr__(self) -> str:
+        # The end time as a person reads it: 3.66, not 3.6599999999999993.
+        return (
+            f"Run(value={self.value!r}, trace={self.trace!r}, now={self.now:.6g}, completed={self.completed})"
+        )
+
     def _repr_html_(self) -> str:
         status = "completed" if self.completed else f"stopped at until={self.now:g}"
         return (
