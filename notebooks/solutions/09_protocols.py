@@ -1,0 +1,14 @@
+# Solutions to the 09_protocols exercises.
+
+# a) The receiver's checks, in order: headers, signature, timestamp, id in the body, replay cache.
+#    a passes them all (204). b is byte for byte a again: everything verifies, but the id was
+#    already accepted (409). c's body no longer matches its signature (401). d is signed
+#    correctly but outside the 5-minute window (401). e keeps a valid signature, but the id
+#    inside the signed body is not the new id in the header (400).
+my_statuses = {"a": 204, "b": 409, "c": 401, "d": 401, "e": 400}
+print(ppl.exercises.check("09.webhook-verdicts", my_statuses))
+
+# b) One: the GET that opened the stream. Every event after that is pushed by the server on
+#    the open response; the client never asks again.
+my_requests = 1
+ppl.exercises.check("09.sse-requests", my_requests)
