@@ -141,7 +141,7 @@ class PollingServer(HttpServer):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait
             conn = connection_of(request)
-            if conn is not None:
+            if conn is not None and self._wake not in conn.on_lost:  # once per connection (keep-alive)
                 conn.on_lost.append(self._wake)  # a client that hangs up is let go at once
             while not events and not self.closing and (left := deadline - loop.time()) > 0:
                 if conn is not None and conn not in self._open:
