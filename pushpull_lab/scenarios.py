@@ -1002,3 +1002,479 @@ def _tasks_in_flight(trace) -> list[tuple[float, int]]:
             else:
                 out.append((e.time, n))
     return out
+
+
+# -- 10_scaling ------------------------------------------------------------------------------
+
+
+def fanout_at_scale(
+    *,
+    subscribers: int = 10_000,
+    messages: int = 20,
+    interval: float = 0.1,
+    slow: int = 0,
+    offline: int = 0,
+    handling: float = 0.5,
+    buffer: int = 10,
+    overflow: str = "drop_oldest",
+    until: float | None = None,
+    seed: int = 0,
+) -> Run:
+    """Notebook 10: one producer pushes ``messages`` (one every ``interval`` s) to ``subscribers``
+    clients of one topic through a :class:`~pushpull_lab.PubSub` broker.
+
+    The first ``offline`` clients are dead connections the broker has not noticed: the first
+    message handed to them never comes back. The next ``slow`` clients take ``handling`` s per
+    message. The rest handle each message at once. Every client has a buffer of ``buffer``
+    messages with the given ``overflow`` policy. ``until`` stops the run at that virtual time
+    (needed when ``overflow="block"`` meets an offline client: the producer then waits forever).
+
+    ``run.value`` is computed from the trace after the run: ``published``, ``deliveries``
+    (the broker's work), ``dropped``, ``peak_backlog`` (most messages held for clients at once,
+    after each instant's deliveries: the broker's memory), ``backlog_at_end``,
+    ``publisher_held`` (seconds the producer waited for room), ``last_publish`` (time of the
+    last publish), ``burst`` (most deliveries at one instant) and ``per_kind``: for
+    ``"fast"``, ``"slow"`` and ``"offline"`` clients, ``clients``, ``delivered``, ``dropped``,
+    ``pending``, ``max_delay`` (publish → deliver, seconds) and ``last_delivery`` (time);
+    ``example`` names one client of each kind (the last one), to follow in the trace.
+    """
+    where = "fanout_at_scale"
+    _validate.integer(where, "subscribers", subscribers, minimum=1)
+    _validate.integer(where, "messages", messages, minimum=1)
+    _validate.number(where, "interval", interval, minimum=0)
+    _validate.integer(where, "slow", slow, minimum=0)
+    _validate.integer(where, "offline", offline, minimum=0)
+    if slow + offline > subscribers:
+        raise ValueError(
+            f"{where}(slow={slow!r}, offline={offline!r}): slow + offline must be <= subscribers "
+            f"({subscribers})"
+        )
+    _validate.number(where, "handling", handling, minimum=0)
+    _validate.integer(where, "buffer", buffer, minimum=1)
+    _validate.choice(where, "overflow", overflow, OVERFLOW_POLICIES)
+    until = _validate.optional_number(where, "until", until, positive=True)
+    kinds: dict[str, str] = {}
+
+    async def main(lab):
+        bus = PubSub("broker")
+        never = asyncio.get_running_loop().create_future()  # a dead connection: no reply, ever
+
+        async def dead(message):
+            await never
+
+        async def slow_client(message):
+            await sleep(handling)
+
+        def fast_client(message):
+            return None
+
+        for i in range(subscribers):
+            kind, handler = (
+                ("offline", dead) if i < offline else ("slow", slow_client) if i < offline + slow
+                else ("fast", fast_client)
+            )  # fmt: skip
+            # Unnamed on purpose: subscribe(name=...) looks for an old subscription of that name,
+            # one scan of all subscriptions per call, which is quadratic at 10,000 clients.
+            sub = bus.subscribe("ticker", handler, buffer=buffer, overflow=overflow)
+            kinds[sub.name] = kind
+        for n in range(messages):
+            await bus.publish("ticker", {"tick": n}, sender="producer")
+            if n < messages - 1:
+                await sleep(interval)
+
+    run = simulate(main, seed=seed, until=until)
+    run.value = _fanout_summary(run.trace, kinds)
+    return run
+
+
+def _fanout_summary(trace, kinds: dict[str, str]) -> dict:
+    """One pass over a fan-out trace: work, drops, backlog (memory) and delays per kind of client."""
+    per_kind = {
+        k: {"clients": 0, "delivered": 0, "dropped": 0, "pending": 0, "max_delay": 0.0, "last_delivery": None}
+        for k in ("fast", "slow", "offline")
+    }
+    example: dict[str, str] = {}
+    for name, kind in kinds.items():
+        per_kind[kind]["clients"] += 1
+        example[kind] = name
+    depth: dict[str, int] = {}
+    backlog = peak = published = burst = in_burst = 0
+    held = 0.0
+    last_publish = burst_time = None
+    published_at: dict[object, float] = {}
+    previous_time = None
+    for t, kind, _, peer, msg, fields in trace._rows():  # the raw rows: 600,000 at 10,000 clients
+        if t != previous_time:  # an instant is over: its backlog is what stays
+            peak = max(peak, backlog)
+            previous_time = t
+        if kind == "publish":
+            published += 1
+            last_publish = t
+            published_at[msg] = t
+        elif kind == "blocked":
+            held += fields["waited"]
+        elif kind in ("enqueue", "deliver", "drop") and peer in kinds:
+            new = fields["depth"]
+            backlog += new - depth.get(peer, 0)
+            depth[peer] = new
+            if kind == "deliver":
+                row = per_kind[kinds[peer]]
+                row["delivered"] += 1
+                row["max_delay"] = max(row["max_delay"], t - published_at[msg])
+                row["last_delivery"] = t
+                if t == burst_time:
+                    in_burst += 1
+                else:
+                    burst_time, in_burst = t, 1
+                burst = max(burst, in_burst)
+            elif kind == "drop":
+                per_kind[kinds[peer]]["dropped"] += 1
+    peak = max(peak, backlog)
+    for name, d in depth.items():
+        per_kind[kinds[name]]["pending"] += d
+    return {
+        "subscribers": len(kinds),
+        "published": published,
+        "deliveries": sum(r["delivered"] for r in per_kind.values()),
+        "dropped": sum(r["dropped"] for r in per_kind.values()),
+        "peak_backlog": peak,
+        "backlog_at_end": backlog,
+        "publisher_held": round(held, 9),
+        "last_publish": last_publish,
+        "burst": burst,
+        "per_kind": per_kind,
+        "example": example,
+    }
+
+
+def competing_consumers(
+    *,
+    workers: int = 4,
+    rate: float = 25.0,
+    duration: float = 1.0,
+    seconds: float = 20.0,
+    speeds: list[float] | None = None,
+    seed: int = 0,
+) -> Run:
+    """Notebook 10: a producer adds ``rate`` jobs per second, evenly spaced, for ``seconds`` s;
+    ``workers`` workers (one slot each) pull them from one queue. A job takes ``duration`` s
+    times the worker's entry in ``speeds`` (a slowness factor per worker, default all 1).
+
+    ``run.value``: ``throughput`` (jobs completed per second while the producer was adding:
+    over the window from ``duration`` to the last whole ``duration`` before it stopped),
+    ``offered`` (= ``rate``), ``capacity`` (jobs per second
+    the workers could do), ``utilisation`` (busy fraction of the workers over that window),
+    ``per_worker`` (jobs each completed), ``backlog`` (jobs waiting when the producer stopped),
+    ``max_in_flight`` (most jobs one worker held at once) and ``makespan`` (when the last
+    job finished).
+    """
+    where = "competing_consumers"
+    _validate.integer(where, "workers", workers, minimum=1)
+    _validate.number(where, "rate", rate, positive=True)
+    _validate.number(where, "duration", duration, positive=True)
+    _validate.number(where, "seconds", seconds, positive=True)
+    if speeds is None:
+        speeds = [1.0] * workers
+    if not isinstance(speeds, (list, tuple)) or len(speeds) != workers:
+        raise ValueError(
+            f"{where}(speeds={speeds!r}): speeds must be None or a list of {workers} slowness factors "
+            "(one per worker)"
+        )
+    factors = [_validate.number(where, "speeds[i]", s, positive=True) for s in speeds]
+    jobs = max(1, round(rate * seconds))
+
+    async def main(lab):
+        queue = Queue("jobs")
+        pool = []
+        for i, factor in enumerate(factors):
+
+            async def process(job, factor=factor):
+                await sleep(duration * factor)
+
+            pool.append(Worker("jobs", process, concurrency=1, name=f"worker-{i + 1}"))
+        for n in range(jobs):
+            await queue.add("job", None, sender="producer")
+            if n < jobs - 1:
+                await sleep(1 / rate)
+        stopped = lab.now()
+        backlog = (await queue.get_job_counts())["waiting"]
+        while (await queue.get_job_counts())["completed"] < jobs:
+            await sleep(duration)
+        finished = max(job.finished_at for job in await queue.get_jobs("completed"))
+        for w in pool:
+            await w.close()
+        return {"stopped": stopped, "backlog": backlog, "makespan": round(finished, 9)}
+
+    run = simulate(main, seed=seed)
+    value = run.value
+    # The window: from the first possible completion, a whole number of job durations long and
+    # within the producer's run, so that busy workers finish exactly duration-many jobs in it.
+    start = duration
+    rounds = int((value["stopped"] - start) / duration + 1e-9)
+    stop = start + rounds * duration if rounds else max(value["stopped"], start + 1e-9)
+    done = [e for e in run.trace.filter(kind="completed") if start + 1e-9 < e.time <= stop + 1e-9]
+    busy = 0.0
+    started: dict[object, float] = {}
+    in_flight: dict[str, int] = {}
+    max_in_flight = 0
+    for t, kind, actor, _, msg, _ in run.trace:
+        if kind == "active":
+            started[msg] = t
+            in_flight[actor] = in_flight.get(actor, 0) + 1
+            max_in_flight = max(max_in_flight, in_flight[actor])
+        elif kind == "completed":
+            in_flight[actor] -= 1
+            busy += max(0.0, min(t, stop) - max(started[msg], start))
+    per_worker = run.trace.filter(kind="completed").counts(by="actor")
+    run.value = {
+        "workers": workers,
+        "offered": rate,
+        "capacity": sum(1 / (duration * f) for f in factors),
+        "throughput": len(done) / (stop - start),
+        "utilisation": busy / (workers * (stop - start)),
+        "per_worker": {f"worker-{i + 1}": per_worker.get(f"worker-{i + 1}", 0) for i in range(workers)},
+        "backlog": value["backlog"],
+        "max_in_flight": max_in_flight,
+        "makespan": value["makespan"],
+    }
+    return run
+
+
+LOAD_BALANCE_STYLES = ("pull", "push")
+
+
+def load_balance(
+    style: str = "pull", *, speeds: tuple = (1.0, 2.0, 4.0), jobs: int = 60, duration: float = 1.0
+) -> Run:
+    """Notebook 10: ``jobs`` jobs, all ready at t=0, shared by workers of different speeds (a job
+    takes ``duration`` × the worker's factor in ``speeds``).
+
+    ``style="pull"``: the workers pull from one :class:`~pushpull_lab.Queue` (competing
+    consumers). ``style="push"``: a dispatcher pushes job ``n`` to worker ``n mod k`` through a
+    :class:`~pushpull_lab.PubSub` (round robin; buffers large enough that nothing is dropped).
+    ``run.value``: ``per_worker`` (jobs each handled), ``makespan`` (when the last finished)
+    and ``ideal`` (the makespan if the work were shared in proportion to speed).
+    """
+    where = "load_balance"
+    _validate.choice(where, "style", style, LOAD_BALANCE_STYLES)
+    if not isinstance(speeds, (list, tuple)) or not speeds:
+        raise ValueError(f"{where}(speeds={speeds!r}): speeds must be a non-empty list of slowness factors")
+    factors = [_validate.number(where, "speeds[i]", s, positive=True) for s in speeds]
+    _validate.integer(where, "jobs", jobs, minimum=1)
+    _validate.number(where, "duration", duration, positive=True)
+    names = [f"worker-{i + 1}" for i in range(len(factors))]
+
+    async def main(lab):
+        if style == "pull":
+            queue = Queue("jobs")
+            pool = []
+            for name, factor in zip(names, factors):
+
+                async def process(job, factor=factor):
+                    await sleep(duration * factor)
+
+                pool.append(Worker("jobs", process, name=name))
+            await queue.add_bulk([{"name": "job", "data": n} for n in range(jobs)], sender="dispatcher")
+            while (await queue.get_job_counts())["completed"] < jobs:
+                await sleep(duration)
+            for w in pool:
+                await w.close()
+            return
+        bus = PubSub("dispatcher")
+        for name, factor in zip(names, factors):
+
+            async def handle(message, factor=factor):
+                await sleep(duration * factor)
+
+            bus.subscribe(name, handle, buffer=jobs, overflow="drop_newest", name=name)
+        for n in range(jobs):
+            await bus.publish(names[n % len(names)], n, sender="dispatcher")
+        await bus.join()
+
+    run = simulate(main)
+    trace = run.trace
+    if style == "pull":
+        done = trace.filter(kind="completed")
+        per_worker = done.counts(by="actor")
+    else:
+        # a push handler has finished when its subscriber takes the next message or the run ends
+        done = trace.filter(kind="deliver")
+        per_worker = done.counts(by="peer")
+    finish = {name: 0.0 for name in names}
+    if style == "pull":
+        for e in done:
+            finish[e.actor] = max(finish[e.actor], e.time)
+    else:
+        for e in done:
+            finish[e.peer] = max(finish[e.peer], e.time + duration * factors[names.index(e.peer)])
+    rate = sum(1 / (duration * f) for f in factors)
+    run.value = {
+        "per_worker": {name: per_worker.get(name, 0) for name in names},
+        "makespan": round(max(finish.values()), 9),
+        "ideal": round(jobs / rate, 9),
+    }
+    return run
+
+
+BURST_STYLES = ("pull", "push")
+
+
+def burst(
+    style: str = "pull",
+    *,
+    workers: int = 4,
+    duration: float = 0.4,
+    rate: float = 4.0,
+    burst_jobs: int = 200,
+    burst_at: float = 10.0,
+    burst_length: float = 1.0,
+    seconds: float = 60.0,
+    buffer: int = 50,
+) -> Run:
+    """Notebook 10: a steady stream (``rate`` per second, evenly spaced, for ``seconds`` s) with a
+    burst of ``burst_jobs`` more, spread evenly over ``burst_length`` s from ``burst_at``.
+
+    ``style="pull"``: the jobs go into a :class:`~pushpull_lab.Queue` named ``"jobs"`` pulled by
+    ``workers`` workers (one slot each, ``duration`` s per job). ``style="push"``: the same
+    messages are pushed through a :class:`~pushpull_lab.PubSub` to one consumer named
+    ``"consumer"`` that handles them as fast as the whole pool (``duration / workers`` s
+    each), with a buffer of ``buffer`` messages and ``drop_oldest``.
+
+    ``run.value``: ``arrived``, ``processed``, ``lost``, ``peak_backlog``, ``capacity`` (per
+    second), ``peak_at``, ``drained_at`` (when the backlog was next empty after its peak; None
+    if never), ``drain_rate`` (jobs finished per second between the two) and ``name`` (what to
+    pass to ``ppl.viz.depth``).
+    """
+    where = "burst"
+    _validate.choice(where, "style", style, BURST_STYLES)
+    _validate.integer(where, "workers", workers, minimum=1)
+    _validate.number(where, "duration", duration, positive=True)
+    _validate.number(where, "rate", rate, positive=True)
+    _validate.integer(where, "burst_jobs", burst_jobs, minimum=0)
+    _validate.number(where, "burst_at", burst_at, minimum=0)
+    _validate.number(where, "burst_length", burst_length, positive=True)
+    _validate.number(where, "seconds", seconds, positive=True)
+    _validate.integer(where, "buffer", buffer, minimum=1)
+    steady = [i / rate for i in range(int(seconds * rate))]
+    extra = [burst_at + i * burst_length / burst_jobs for i in range(burst_jobs)]
+    arrivals = sorted(steady + extra)
+    name = "jobs" if style == "pull" else "consumer"
+
+    async def main(lab):
+        if style == "pull":
+            queue = Queue("jobs")
+
+            async def process(job):
+                await sleep(duration)
+
+            pool = [Worker("jobs", process, name=f"worker-{i + 1}") for i in range(workers)]
+        else:
+            bus = PubSub("broker")
+
+            async def handle(message):
+                await sleep(duration / workers)
+
+            bus.subscribe("jobs", handle, buffer=buffer, overflow="drop_oldest", name="consumer")
+        for n, at in enumerate(arrivals):
+            if at > lab.now():
+                await sleep(at - lab.now())
+            if style == "pull":
+                await queue.add("job", n, sender="producer")
+            else:
+                await bus.publish("jobs", n, sender="producer")
+        if style == "pull":
+            while (await queue.get_job_counts())["completed"] < len(arrivals):
+                await sleep(duration)
+            for w in pool:
+                await w.close()
+        else:
+            await bus.join()
+
+    run = simulate(main)
+    trace = run.trace
+    finished = [e.time for e in trace if e.kind == ("completed" if style == "pull" else "deliver")]
+    if style == "push":  # a pushed message is done when its handler returns
+        finished = [t + duration / workers for t in finished]
+    depth = trace.depth(name)
+    peak = max((d for _, d in depth), default=0)
+    peak_at = drained_at = None
+    for t, d in depth:
+        if peak_at is None and d == peak and t >= burst_at:
+            peak_at = t
+        if peak_at is not None and d == 0:
+            drained_at = t
+            break
+    drain_rate = None
+    if drained_at is not None and drained_at > peak_at:
+        drain_rate = sum(peak_at < t <= drained_at for t in finished) / (drained_at - peak_at)
+    run.value = {
+        "arrived": len(arrivals),
+        "processed": len(finished),
+        "lost": len(arrivals) - len(finished),
+        "peak_backlog": peak,
+        "capacity": workers / duration,
+        "peak_at": peak_at,
+        "drain_rate": drain_rate,
+        "drained_at": drained_at,
+        "name": name,
+    }
+    return run
+
+
+def mmc_queue(
+    servers: int = 1,
+    *,
+    utilisation: float = 0.7,
+    service_rate: float = 1.0,
+    customers: int = 12_000,
+    warmup: int = 2_000,
+    seed: int = 0,
+) -> Run:
+    """Notebook 10: an M/M/c queue through the lab: Poisson arrivals at ``utilisation × servers ×
+    service_rate`` per second add jobs carrying an exponential service time (both drawn from
+    ``lab.rng``); one ``Worker(concurrency=servers)`` pulls them and sleeps that long.
+
+    ``run.value``: ``arrival_rate``, ``measured`` (mean wait, add → start, of the customers after
+    the first ``warmup``), ``half_width`` (of its 99 % batch-means interval, 20 batches, see
+    :func:`pushpull_lab.theory.batch_means`) and ``erlang_c`` (the formula's mean wait).
+    tests/unit/test_theory.py holds the same comparison to a stated bound.
+    """
+    from . import theory
+
+    where = "mmc_queue"
+    _validate.integer(where, "servers", servers, minimum=1)
+    _validate.number(where, "utilisation", utilisation, positive=True)
+    if utilisation >= 1:
+        raise ValueError(f"{where}(utilisation={utilisation!r}): utilisation must be < 1 for a stable queue")
+    _validate.number(where, "service_rate", service_rate, positive=True)
+    _validate.integer(where, "warmup", warmup, minimum=0)
+    _validate.integer(where, "customers", customers, minimum=warmup + 40)
+    arrival_rate = utilisation * servers * service_rate
+
+    async def main(lab):
+        queue = Queue("mmc")
+
+        async def serve(job):
+            await sleep(job.data["service"])
+
+        worker = Worker("mmc", serve, concurrency=servers, name="servers")
+        rng = lab.rng
+        for _ in range(customers):
+            await sleep(rng.expovariate(arrival_rate))
+            await queue.add("customer", {"service": rng.expovariate(service_rate)})
+        while (await queue.get_job_counts())["completed"] < customers:
+            await sleep(10 / service_rate)
+        jobs = sorted(await queue.get_jobs("completed"), key=lambda job: job.seq)
+        await worker.close()
+        return [job.started_at - job.added_at for job in jobs]
+
+    run = simulate(main, seed=seed)
+    mean, half = theory.batch_means(run.value[warmup:], batches=20)
+    run.value = {
+        "servers": servers,
+        "arrival_rate": arrival_rate,
+        "measured": mean,
+        "half_width": half,
+        "erlang_c": theory.mmc_wait(arrival_rate, service_rate, servers),
+    }
+    return run

@@ -20,6 +20,8 @@ from . import (  # noqa: F401  (imported to register their checks)
     nb06_use_cases,
     nb07_when_to_use_what,
     nb08_hybrid,
+    nb09_protocols,
+    nb10_scaling,
 )
 from ._core import Verdict, available, check
 
