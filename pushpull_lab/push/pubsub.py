@@ -208,6 +208,7 @@ class PubSub:
         self.on_error = None if on_error is None else _validate.function("PubSub", "on_error", on_error)
         self.published = 0
         self._subs: list[Subscription] = []
+        self._by_name: dict[str, Subscription] = {}  # so a named re-subscribe need not scan 10,000 subs
         self._routes: dict[str, list[Subscription]] = {}
         self.closed = False
         if name is not None:
@@ -245,10 +246,12 @@ class PubSub:
             name = self.lab.next_id("sub")
         else:
             _validate.name(where, "name", name)
-            for old in [s for s in self._subs if s.name == name]:
+            old = self._by_name.get(name)
+            if old is not None:
                 old.close()
         sub = Subscription(self, pattern, handler, buffer, overflow, name)
         self._subs.append(sub)
+        self._by_name[name] = sub
         self._routes.clear()
         with contextlib.suppress(RuntimeError):  # no loop yet: the first publish starts it
             sub._ensure_running()
@@ -333,6 +336,8 @@ class PubSub:
             )
 
     def _remove(self, sub: Subscription) -> None:
+        if self._by_name.get(sub.name) is sub:
+            del self._by_name[sub.name]
         if sub in self._subs:
             self._subs.remove(sub)
             self._routes.clear()
