@@ -80,3 +80,16 @@ def test_bench_queues_quick_run_on_redis_compares_with_bullmq_and_rq(redis_url):
     assert [name for name, _ in ratios] == [*MEMORY_RATIOS, "redis_vs_bullmq", "redis_vs_rq"]
     assert all(float(value) > 0 for _, value in ratios)
     assert "the Redis part was skipped" not in done.stdout
+
+
+def test_bench_scaling_quick_run_prints_a_wall_median():
+    """bench_scaling.py --quick runs notebook 10's push experiment at 1,000 clients and prints its median."""
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT.with_name("bench_scaling.py")), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    median = re.search(r"^wall_median_s (\d+\.\d+)", done.stdout, flags=re.MULTILINE)
+    assert median and float(median.group(1)) > 0, done.stdout

@@ -107,10 +107,10 @@ def test_binder_post_build_stops_on_errors():
 
 
 def test_import_is_light():
-    """`import pushpull_lab` loads neither matplotlib, ipywidgets nor redis (checked in a fresh process)."""
+    """`import pushpull_lab` loads neither matplotlib, ipywidgets, redis nor aiohttp (checked in a fresh process)."""
     code = (
         "import sys, pushpull_lab\n"
-        "heavy = sorted(m for m in ('matplotlib', 'ipywidgets', 'redis') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('matplotlib', 'ipywidgets', 'redis', 'aiohttp') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
     result = subprocess.run(
