@@ -55,8 +55,9 @@ def _refuse(what: str):
     raise VirtualTimeError(
         f"{what} is not possible in virtual time: the virtual clock jumps ahead whenever every "
         "task waits, so nothing outside the simulation (a server, a thread, a process) could "
-        "keep up with it. Use the 'memory' or 'fakeredis' backend inside simulate(), or run "
-        "this part in real time (outside simulate())."
+        "keep up with it. Inside simulate() use the in-process parts (PubSub, a Queue on the "
+        "'memory' or 'fakeredis' backend, short_poll/long_poll on a Log); run real HTTP, sockets "
+        "and Redis servers in real time, outside simulate()."
     )
 
 
