@@ -34,8 +34,16 @@ def _redis(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         print(f"pushpull-lab redis: --port {args.port}: port must be 1..65535", file=sys.stderr)
         return 2
-    print(f"Redis on redis://127.0.0.1:{args.port}/0 (no persistence; Ctrl+C stops it)", flush=True)
+    if not 1 <= args.databases <= 10_000:
+        print(f"pushpull-lab redis: --databases {args.databases}: must be 1..10000", file=sys.stderr)
+        return 2
+    print(
+        f"Redis on redis://127.0.0.1:{args.port}/0 .. /{args.databases - 1} "
+        "(one database per learner; no persistence; Ctrl+C stops it)",
+        flush=True,
+    )
     command = [binary, "--bind", "127.0.0.1", "--port", str(args.port), "--save", "", "--appendonly", "no"]
+    command += ["--databases", str(args.databases)]
     server = subprocess.Popen(command)
     # Pass SIGINT/SIGTERM on to the server and wait for it to stop: killed without this, the
     # Python process would leave an orphaned redis-server running (holding its port and our stdout).
@@ -190,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     redis = commands.add_parser("redis", help="run a throwaway Redis server on 127.0.0.1")
     redis.add_argument("--port", type=int, default=6379, help="TCP port (default 6379)")
+    redis.add_argument(
+        "--databases",
+        type=int,
+        default=16,
+        metavar="N",
+        help="numbered databases, one per learner in a workshop: redis://.../0 to /N-1 (default 16)",
+    )
     redis.set_defaults(run=_redis)
     _add_worker(commands)
     doctor = commands.add_parser(

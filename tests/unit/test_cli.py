@@ -32,7 +32,7 @@ def test_bad_port_is_refused(capsys):
     assert "port must be 1..65535" in capsys.readouterr().err
 
 
-def _start_redis_command(tmp_path) -> tuple[subprocess.Popen, int]:
+def _start_redis_command(tmp_path, *options: str) -> tuple[subprocess.Popen, int]:
     """`python -m pushpull_lab redis` on a free loopback port, once it answers PING."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (bash .ci/run installs it)")
@@ -40,7 +40,7 @@ def _start_redis_command(tmp_path) -> tuple[subprocess.Popen, int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pushpull_lab", "redis", "--port", str(port)],
+        [sys.executable, "-m", "pushpull_lab", "redis", "--port", str(port), *options],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
     )
@@ -65,6 +65,18 @@ def test_redis_command_serves_on_loopback(tmp_path):
         with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
             conn.sendall(b"PING\r\n")
             assert conn.recv(16) == b"+PONG\r\n"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_redis_command_offers_one_database_per_learner(tmp_path):
+    """--databases 40 gives a workshop of 40 learners databases /0 to /39."""
+    proc, port = _start_redis_command(tmp_path, "--databases", "40")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"CONFIG GET databases\r\n")
+            assert conn.recv(64) == b"*2\r\n$9\r\ndatabases\r\n$2\r\n40\r\n"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
