@@ -31,6 +31,20 @@ How it works, in four parts (each a method below):
    process: the jobs it held stay locked until their lock runs out and another worker
    recovers them.
 
+Two reliability options change *when* a job counts as done and where a hopeless one goes:
+
+- ``ack="after"`` (the default) acknowledges a job when the processor has finished with
+  it — *at least once*: a crash before that means the job runs again. ``ack="before"``
+  acknowledges it the moment it is fetched (the store marks it completed, result None)
+  and only then runs the processor — *at most once*: a crash, or an error, loses it, and it
+  is never retried. For *effectively once*, keep ``ack="after"`` and make the side effect
+  idempotent (:class:`~pushpull_lab.pull.idempotency.Idempotent`).
+- ``dead_letter="video-dlq"``: a job that fails for good (no attempts left) is also copied
+  to that queue (a *dead-letter queue*), as job ``<queue>:<id>`` whose data says where it
+  came from and why it failed, so poison messages wait there for a person instead of
+  vanishing into the failed list. The copy is made after the failure is stored (a crash
+  between the two leaves the job in ``failed`` but not in the DLQ; never lost).
+
 All times are on the lab clock, so the same code runs in real time and in
 :func:`~pushpull_lab.simulate`.
 """
@@ -50,6 +64,9 @@ from ..backends import open_backend
 from ..backends.base import LockLostError, Storage
 from ..lab import Lab, resolve
 from .queue import Job, check_queue_name, to_json
+
+ACK_MODES = ("after", "before")
+"""``Worker(ack=...)``: acknowledge a job after the processor ran (at least once) or before (at most once)."""
 
 MAX_BLOCK = 5.0
 """A worker blocked on an empty queue looks again at least this often (seconds)."""
@@ -123,6 +140,12 @@ class Worker:
             seconds (per worker); None for no limit.
         lock_duration: seconds a fetched job stays locked without a heartbeat; a job whose
             lock runs out is *stalled* and handed to another worker.
+        ack: ``"after"`` (default: a job is acknowledged — completed or failed in the store —
+            once the processor has finished: at least once) or ``"before"`` (acknowledged as
+            soon as it is fetched, before the processor runs: at most once; the stored
+            result is None and a failing job is never retried). Traced as ``ack``.
+        dead_letter: the name of a queue that receives a copy of every job that fails for
+            good (a dead-letter queue), traced as ``dead_letter``; None (default) for none.
         name: how the worker appears in the trace (default ``worker-1``, ``worker-2`` ...).
             Creating a worker with the name of a live one closes the old one, so re-running
             a notebook cell does not leave two workers running.
@@ -143,6 +166,8 @@ class Worker:
         fetch: str | Poll = "blocking",
         limiter: dict | None = None,
         lock_duration: float = 30.0,
+        ack: str = "after",
+        dead_letter: str | None = None,
         name: str | None = None,
         lab: Lab | None = None,
     ):
@@ -156,6 +181,15 @@ class Worker:
         self.fetch = fetch
         self.limiter = _check_limiter(where, limiter)
         self.lock_duration = _validate.number(where, "lock_duration", lock_duration, positive=True)
+        self.ack = _validate.choice(where, "ack", ack, ACK_MODES)
+        if dead_letter is not None:
+            check_queue_name(where, "dead_letter", dead_letter)
+            if dead_letter == queue_name:
+                raise ValueError(
+                    f"{where}(dead_letter={dead_letter!r}): dead_letter must name another queue than "
+                    f"the one the worker pulls from ({queue_name!r}), or be None"
+                )
+        self.dead_letter = dead_letter
         self.name = self.lab.next_id("worker") if name is None else _validate.name(where, "name", name)
         try:
             self._loop = asyncio.get_running_loop()
@@ -186,6 +220,7 @@ class Worker:
         # Jobs whose outcome is on its way to the store: a heartbeat that races with it finds
         # them no longer active under our lock, but that is a finish, not a lost lock.
         self._finishing: set[str] = set()
+        self._acked: set[str] = set()  # ack="before": jobs already completed in the store
         self._housekeeper: asyncio.Task | None = None
         self._close_task: asyncio.Task | None = None
 
@@ -312,6 +347,12 @@ class Worker:
         self.running[job.id] = job
         lab.trace.record("active", self.name, queue, job.id, attempt=job.attempts_made + 1)
         try:
+            if self.ack == "before":
+                await self._storage.complete(queue, job.id, self.token, "null", lab.now())
+                self._acked.add(job.id)
+                lab.trace.record("ack", self.name, queue, job.id)
+                if self._crashed:
+                    return
             try:
                 result = self.processor(job)
                 if inspect.isawaitable(result):
@@ -325,7 +366,8 @@ class Worker:
                 if self._crashed:
                     return
                 self._finishing.add(job.id)
-                await self._storage.complete(queue, job.id, self.token, result_json, lab.now())
+                if job.id not in self._acked:
+                    await self._storage.complete(queue, job.id, self.token, result_json, lab.now())
                 self.completed += 1
                 lab.trace.record("completed", self.name, queue, job.id)
         except LockLostError:
@@ -336,12 +378,18 @@ class Worker:
             self.running.pop(job.id, None)
             self._finishing.discard(job.id)
             self._lost.discard(job.id)
+            self._acked.discard(job.id)
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         lab, queue = self.lab, self.queue_name
         reason = f"{type(exc).__name__}: {exc}"
         made = job.attempts_made + 1
         now = lab.now()
+        if job.id in self._acked:  # at most once: already acknowledged, so no retry
+            self.failed += 1
+            lab.trace.record("failed", self.name, queue, job.id, error=reason, attempts_made=made, acked=True)
+            await self._dead_letter(job, reason, made)
+            return
         retry_at = None
         if made < job.attempts:
             retry_at = now + backoff_delay(job.backoff, made, lab.rng)
@@ -349,6 +397,7 @@ class Worker:
         if state == "failed":
             self.failed += 1
             lab.trace.record("failed", self.name, queue, job.id, error=reason, attempts_made=made)
+            await self._dead_letter(job, reason, made)
         elif state == "waiting":
             lab.trace.record(
                 "retry", self.name, queue, job.id, error=reason, attempts_made=made, depth=waiting
@@ -358,15 +407,52 @@ class Worker:
                 "retry", self.name, queue, job.id, error=reason, attempts_made=made, retry_at=retry_at
             )
 
+    async def _dead_letter(self, job: Job, reason: str, attempts_made: int) -> None:
+        """Copy a job that failed for good to the dead-letter queue (if the worker has one).
+
+        The copy's id is ``<queue>:<id>``, so copying the same job twice stores it once.
+        """
+        if self.dead_letter is None or self._crashed:
+            return
+        data = {
+            "queue": self.queue_name,
+            "job_id": job.id,
+            "data": job.data,
+            "failed_reason": reason,
+            "attempts_made": attempts_made,
+        }
+        spec = {
+            "job_id": f"{self.queue_name}:{job.id}",
+            "name": job.name,
+            "data": to_json("Worker", "dead_letter", data),
+            "priority": 0,
+            "attempts": 1,
+            "backoff": None,
+            "delay": 0,
+            "due": None,
+        }
+        record, _, waiting = await self._storage.add(self.dead_letter, spec, self.lab.now())
+        self.lab.trace.record(
+            "dead_letter",
+            self.name,
+            self.dead_letter,
+            job.id,
+            queue=self.queue_name,
+            dlq_id=record["id"],
+            error=reason,
+            depth=waiting,
+        )
+
     # -- 3. locks and stalled jobs ----------------------------------------------------------
     async def _housekeeping(self) -> None:
         """Every ``lock_duration / 2``: extend our locks, then recover stalled jobs."""
         lab, queue, storage = self.lab, self.queue_name, self._storage
         while not self._stop_housekeeping:
             try:
-                if self.running:
+                held = [job_id for job_id in self.running if job_id not in self._acked]
+                if held:
                     until = lab.now() + self.lock_duration
-                    for job_id in await storage.extend_locks(queue, self.token, list(self.running), until):
+                    for job_id in await storage.extend_locks(queue, self.token, held, until):
                         if job_id in self.running and job_id not in self._finishing:
                             self._lock_lost(job_id)
                 recovered = await storage.recover_stalled(queue, lab.now())
@@ -413,9 +499,13 @@ class Worker:
             _, pending = await asyncio.wait(list(self._tasks), timeout=timeout)
             for task in pending:
                 job = self._tasks[task]
+                acked = job.id in self._acked
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                if acked:  # at most once: acknowledged already, so it is lost
+                    lab.trace.record("abandoned", self.name, queue, job.id)
+                    continue
                 try:
                     waiting = await storage.release(queue, job.id, self.token, lab.now())
                     lab.trace.record("returned", self.name, queue, job.id, depth=waiting)
