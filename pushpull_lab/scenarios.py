@@ -1478,3 +1478,318 @@ def mmc_queue(
         "erlang_c": theory.mmc_wait(arrival_rate, service_rate, servers),
     }
     return run
+
+
+# -- 13_reliability ----------------------------------------------------------------------------
+DELIVERY_MODES = ("push", "at-most-once", "at-least-once", "effectively-once")
+"""How :func:`delivery_under_crashes` delivers: a PubSub, or a Queue + Worker acking before or after."""
+
+
+def delivery_under_crashes(
+    mode: str,
+    *,
+    messages: int = 16,
+    interval: float = 0.25,
+    work: float = 0.2,
+    effect_at: float = 0.5,
+    crashes: tuple[float, ...] = (1.05, 3.15),
+    downtime: float = 0.5,
+    lock_duration: float = 1.0,
+    seed: int = 0,
+) -> Run:
+    """One consumer that crashes at each time in ``crashes`` and restarts ``downtime`` s later.
+
+    A producer sends messages 0, 1, 2 ... one every ``interval`` s. The consumer spends ``work``
+    s on each and applies the message's *effect* (a ledger entry, traced ``effect`` with the
+    message number) ``effect_at`` of the way through. Crash *k* kills ``consumer-k`` at once;
+    ``consumer-(k+1)`` starts ``downtime`` s later. ``mode`` (one of :data:`DELIVERY_MODES`):
+
+    - ``"push"``: a ``PubSub``; the consumer is a subscriber (a crash unsubscribes it);
+    - ``"at-most-once"``: a ``Queue`` and ``Worker(ack="before")``;
+    - ``"at-least-once"``: ``Worker(ack="after")``, the default;
+    - ``"effectively-once"``: ``ack="after"`` and the effect applied through
+      ``Idempotent("ledger")`` keyed by the message number (a repeat is traced ``dedupe``).
+
+    ``run.value`` is :func:`delivery_counts` of the trace.
+    """
+    from .pull.idempotency import Idempotent
+
+    where = "delivery_under_crashes"
+    _validate.choice(where, "mode", mode, DELIVERY_MODES)
+    _validate.integer(where, "messages", messages, minimum=1)
+    interval = _validate.number(where, "interval", interval, positive=True)
+    work = _validate.number(where, "work", work, positive=True)
+    effect_at = _validate.number(where, "effect_at", effect_at, minimum=0)
+    if effect_at > 1:
+        raise ValueError(f"{where}(effect_at={effect_at!r}): effect_at must be between 0 and 1")
+    downtime = _validate.number(where, "downtime", downtime, positive=True)
+    lock_duration = _validate.number(where, "lock_duration", lock_duration, positive=True)
+    crashes = tuple(crashes) if isinstance(crashes, (list, tuple)) else crashes
+    if not isinstance(crashes, tuple):
+        raise TypeError(f"{where}(crashes={crashes!r}): crashes must be a tuple of times (seconds)")
+    restart = 0.0
+    for t in crashes:
+        _validate.number(where, "crashes", t, minimum=0)
+        if t <= restart:
+            raise ValueError(
+                f"{where}(crashes={crashes!r}): crashes must be increasing times, each after the "
+                f"previous restart (crash time + downtime {downtime:g} s)"
+            )
+        restart = t + downtime
+    starts = [0.0, *(t + downtime for t in crashes)]
+    horizon = max(messages * interval, starts[-1]) + work + 4 * lock_duration + 1.0
+
+    async def main(lab):
+        record = lab.trace.record
+
+        async def until(t: float) -> None:
+            await sleep(max(0.0, t - lab.now()))
+
+        def consume_for(name: str, ledger):
+            async def consume(n: int) -> None:
+                await sleep(work * effect_at)
+                if ledger is None:
+                    record("effect", name, "ledger", n)
+                else:
+                    await ledger.apply(str(n), n, by=name)
+                await sleep(work * (1 - effect_at))
+
+            return consume
+
+        if mode == "push":
+            bus = PubSub("orders")
+
+            def start(name):
+                consume = consume_for(name, None)
+                return bus.subscribe("orders", lambda m: consume(m.data), buffer=messages, name=name)
+
+            def crash(sub):
+                record("crash", sub.name, "orders", held=sub.pending + sub.busy)
+                sub.close()  # what it had buffered is dropped (traced); the message in hand too
+
+            async def send(n):
+                await bus.publish("orders", n, sender="producer")
+        else:
+            queue = Queue("orders")
+            ledger = Idempotent("ledger") if mode == "effectively-once" else None
+            ack = "before" if mode == "at-most-once" else "after"
+
+            def start(name):
+                consume = consume_for(name, ledger)
+                return Worker(
+                    "orders", lambda job: consume(job.data), ack=ack, lock_duration=lock_duration, name=name
+                )
+
+            def crash(worker):
+                worker.crash()
+
+            async def send(n):
+                await queue.add("order", n)
+
+        async def produce():
+            for n in range(messages):
+                await until(n * interval)
+                await send(n)
+
+        producer = asyncio.get_running_loop().create_task(produce())
+        consumer = None
+        for k, t in enumerate(starts, 1):
+            await until(t)
+            consumer = start(f"consumer-{k}")
+            if k <= len(crashes):
+                await until(crashes[k - 1])
+                crash(consumer)
+        await producer
+        await until(horizon)
+        if mode == "push":
+            consumer.close()
+        else:
+            await consumer.close()
+
+    run = simulate(main, seed=seed)
+    run.value = delivery_counts(run.trace)
+    return run
+
+
+def delivery_counts(trace) -> dict[str, int]:
+    """Lost, duplicated and reordered messages, read from a trace's ``effect`` events.
+
+    ``sent``: messages published or added; ``deliveries``: times a consumer was handed one
+    (``deliver`` or ``active``); ``lost``: sent but never applied; ``duplicated``: effects
+    beyond the first per message; ``reordered``: messages first applied after a later-sent
+    one (message numbers give the send order); ``absorbed``: repeats an idempotency store
+    refused (``dedupe``).
+    """
+    counts = trace.counts()
+    sent = counts.get("publish", 0) + sum(
+        1 for e in trace if e.kind == "add" and not e.fields.get("duplicate")
+    )
+    applied: dict[int, int] = {}
+    reordered = 0
+    highest = -1
+    for e in trace:
+        if e.kind != "effect":
+            continue
+        n = int(e.msg)
+        if n not in applied:
+            if n < highest:
+                reordered += 1
+            highest = max(highest, n)
+        applied[n] = applied.get(n, 0) + 1
+    return {
+        "sent": sent,
+        "deliveries": counts.get("deliver", 0) + counts.get("active", 0),
+        "lost": sent - len(applied),
+        "duplicated": sum(c - 1 for c in applied.values()),
+        "reordered": reordered,
+        "absorbed": counts.get("dedupe", 0),
+    }
+
+
+ORDERING_KINDS = ("queue", "log")
+ACCOUNTS = ("anna", "ben", "cleo", "dev", "eli", "fay")
+"""The keys of :func:`ordering` (the first three hash to partitions 0, 2 and 1 of a 3-partition Log)."""
+
+
+def ordering(
+    kind: str,
+    *,
+    consumers: int = 1,
+    messages: int = 30,
+    keys: int = 3,
+    interval: float = 0.1,
+    seed: int = 1,
+) -> Run:
+    """Who applies what in which order: a FIFO queue, or a keyed :class:`Log`, with ``consumers`` consumers.
+
+    Messages 0, 1, 2 ... (one every ``interval`` s) belong to the first ``keys`` of
+    :data:`ACCOUNTS` in turn (``anna``, ``ben``, ``cleo`` ...); each takes a random 0.05–0.45 s to apply (drawn from the lab
+    rng when it is sent, so both kinds get the same times for a seed). ``kind="queue"``:
+    ``consumers`` workers of concurrency 1 pull one queue. ``kind="log"``: a Log with one
+    partition per consumer, records keyed by account, one group member per partition.
+    Effects are traced ``effect`` (msg = message number, with ``key`` and ``seq`` in the key).
+    ``run.value`` is :func:`ordering_counts` of the trace.
+    """
+    where = "ordering"
+    _validate.choice(where, "kind", kind, ORDERING_KINDS)
+    _validate.integer(where, "consumers", consumers, minimum=1)
+    _validate.integer(where, "messages", messages, minimum=1)
+    _validate.integer(where, "keys", keys, minimum=1)
+    if keys > len(ACCOUNTS):
+        raise ValueError(f"{where}(keys={keys!r}): keys must be an integer from 1 to {len(ACCOUNTS)}")
+    interval = _validate.number(where, "interval", interval, positive=True)
+
+    async def main(lab):
+        record = lab.trace.record
+
+        async def apply(name: str, data: dict) -> None:
+            await sleep(data["work"])
+            record("effect", name, "ledger", data["n"], key=data["key"], seq=data["seq"])
+
+        seqs = [0] * keys
+        outbox = []
+        for n in range(messages):
+            k = n % keys
+            outbox.append({"n": n, "key": ACCOUNTS[k], "seq": seqs[k], "work": lab.rng.uniform(0.05, 0.45)})
+            seqs[k] += 1
+        if kind == "queue":
+            queue = Queue("payments")
+            workers = [
+                Worker(
+                    "payments", lambda job, name=f"consumer-{i}": apply(name, job.data), name=f"consumer-{i}"
+                )
+                for i in range(1, consumers + 1)
+            ]
+            for data in outbox:
+                await queue.add("payment", data)
+                await sleep(interval)
+            while (await queue.get_job_counts())["completed"] < messages:
+                await sleep(0.5)
+            for w in workers:
+                await w.close()
+            return
+        log = Log("payments", partitions=consumers)
+        members = [Consumer(log, group="billing", name=f"consumer-{i}") for i in range(1, consumers + 1)]
+        done = []
+
+        async def member(c):
+            while len(done) < messages:
+                for rec in await c.poll(max_records=10, timeout=0.5):
+                    await apply(c.name, rec.value)
+                    done.append(rec.value["n"])
+                await c.commit()
+
+        tasks = [asyncio.get_running_loop().create_task(member(c)) for c in members]
+        for data in outbox:
+            await log.append(data, key=data["key"])
+            await sleep(interval)
+        await asyncio.gather(*tasks)
+
+    run = simulate(main, seed=seed)
+    run.value = ordering_counts(run.trace)
+    return run
+
+
+def ordering_counts(trace) -> dict[str, int]:
+    """From ``effect`` events: ``reordered`` (messages applied after a later-sent one) and
+    ``per_key_reordered`` (the same, counted within each key's own sequence)."""
+    applied = 0
+    reordered = per_key = 0
+    highest = -1
+    highest_of: dict[str, int] = {}
+    for e in trace:
+        if e.kind != "effect":
+            continue
+        applied += 1
+        n, key, seq = int(e.msg), e.fields["key"], e.fields["seq"]
+        if n < highest:
+            reordered += 1
+        highest = max(highest, n)
+        if seq < highest_of.get(key, -1):
+            per_key += 1
+        highest_of[key] = max(highest_of.get(key, -1), seq)
+    return {"applied": applied, "reordered": reordered, "per_key_reordered": per_key}
+
+
+def poison_message(
+    *, orders: int = 6, poison: int = 3, attempts: int = 3, backoff: float = 0.5, seed: int = 0
+) -> Run:
+    """``orders`` orders, one of which (number ``poison``) always makes the processor raise.
+
+    Every order is added with ``attempts`` and a fixed ``backoff``; the worker has
+    ``dead_letter="orders-dlq"``. ``run.value``: ``{"counts": the queue's job counts,
+    "dlq": [the DLQ's jobs as dicts], "tries": how often the poison order ran}``.
+    """
+    where = "poison_message"
+    _validate.integer(where, "orders", orders, minimum=1)
+    _validate.integer(where, "poison", poison, minimum=0)
+    if poison >= orders:
+        raise ValueError(f"{where}(poison={poison!r}): poison must be an order number from 0 to {orders - 1}")
+    _validate.integer(where, "attempts", attempts, minimum=1)
+    backoff = _validate.number(where, "backoff", backoff, minimum=0)
+
+    async def main(lab):
+        queue = Queue("orders")
+
+        async def process(job):
+            await sleep(0.1)
+            if job.data["n"] == poison:
+                raise ValueError(f"order {poison} has a malformed address")
+            return "shipped"
+
+        worker = Worker("orders", process, dead_letter="orders-dlq", name="shipper")
+        for n in range(orders):
+            await queue.add("order", {"n": n}, attempts=attempts, backoff=("fixed", backoff))
+        while True:
+            counts = await queue.get_job_counts()
+            if counts["waiting"] + counts["active"] + counts["delayed"] == 0:
+                break
+            await sleep(0.5)
+        await worker.close()
+        dlq = await Queue("orders-dlq").get_jobs()
+        return {"counts": await queue.get_job_counts(), "dlq": [job.as_dict() for job in dlq]}
+
+    run = simulate(main, seed=seed)
+    poison_id = next(e.msg for e in run.trace if e.kind == "dead_letter") if run.value["dlq"] else None
+    run.value["tries"] = sum(1 for e in run.trace if e.kind == "active" and e.msg == poison_id)
+    return run
