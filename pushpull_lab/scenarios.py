@@ -1793,3 +1793,229 @@ def poison_message(
     poison_id = next(e.msg for e in run.trace if e.kind == "dead_letter") if run.value["dlq"] else None
     run.value["tries"] = sum(1 for e in run.trace if e.kind == "active" and e.msg == poison_id)
     return run
+
+
+# -- 11_latency_vs_resources -------------------------------------------------------------------
+
+FEED_DESIGNS = ("short", "long", "push")
+PAGE = 10_000  # records one poll may return in notebook 11: enough that no poll leaves any behind
+PRICES = {"request": 1.0, "message": 0.1, "connection_second": 0.01}
+"""Notebook 11's cost model, in *request-equivalents*: a request (a full exchange: headers,
+authentication, a look-up, an answer) costs 1; a message pushed on an already open connection
+costs 0.1; holding one connection open for one second (memory, keep-alive) costs 0.01."""
+
+
+class _Endpoint:
+    """A client's view of the server in notebook 11: every poll is a request on a connection.
+
+    The connection opens when the request is sent and stays open while the server holds it (a
+    long poll) plus ``service`` seconds: the server's work of accepting, parsing, authenticating
+    and answering. The answer itself reaches the client at once (the lab has no network delay),
+    so ``service`` costs connection time, not latency. ``connect`` / ``disconnect`` events (the
+    connection id as ``msg``) put every connection in the trace.
+    """
+
+    def __init__(self, consumer: Consumer, service: float, ids) -> None:
+        self.consumer, self.service, self.ids = consumer, service, ids
+
+    async def poll(self, max_records: int = 100, timeout: float = 0.0) -> list:
+        lab = self.consumer.lab
+        conn = next(self.ids)
+        lab.trace.record("connect", self.consumer.name, "server", conn)
+        try:
+            return await self.consumer.poll(max_records=max_records, timeout=timeout)
+        finally:
+            disconnect = ("disconnect", self.consumer.name, "server", conn)
+            asyncio.get_running_loop().call_later(self.service, lab.trace.record, *disconnect)
+
+
+def feed(
+    design: str = "short",
+    *,
+    clients: int = 100,
+    interval: float = 1.0,
+    rate: float = 0.5,
+    seconds: float = 30.0,
+    hold: float = 30.0,
+    service: float = 0.05,
+    seed: int = 11,
+) -> Run:
+    """Notebook 11: ``clients`` clients follow one feed; events arrive at random (Poisson, ``rate``
+    per second) for ``seconds`` s, and every client must get every event.
+
+    ``design="short"``: each client short-polls every ``interval`` s (first poll at a random
+    moment of the first interval, so the clients are not in step). ``"long"``: each long-polls,
+    the server holding a request up to ``hold`` s. ``"push"``: each holds one connection and the
+    server pushes every event on it (a :class:`~pushpull_lab.PubSub` subscription per client).
+    A poll is a request on its own connection, open while the server holds it plus ``service``
+    s (see ``_Endpoint``); a push connection is open for the whole run. A poll takes everything
+    new, up to ``PAGE`` (10,000) records. The same seed gives the same events in every design.
+
+    ``run.value``, all counted from the trace over the window [0, ``seconds``): ``events``,
+    ``requests`` (polls sent), ``empty`` (answers with nothing), ``messages`` (pushed
+    deliveries), ``connection_seconds`` (the time integral of open connections),
+    ``mean_open`` and ``peak_open`` connections; ``latency`` (:class:`Stats`, event stored
+    → client has it, over every event, including those picked up after the window) and
+    ``delivered``. Use :func:`feed_cost` to price it.
+    """
+    where = "feed"
+    _validate.choice(where, "design", design, FEED_DESIGNS)
+    _validate.integer(where, "clients", clients, minimum=1)
+    _validate.number(where, "interval", interval, positive=True)
+    _validate.number(where, "rate", rate, positive=True)
+    _validate.number(where, "seconds", seconds, positive=True)
+    _validate.number(where, "hold", hold, positive=True)
+    _validate.number(where, "service", service, minimum=0)
+    names = [f"client-{i + 1}" for i in range(clients)]
+
+    async def main(lab):
+        import itertools
+
+        rng = lab.rng
+        times = []  # drawn first, so every design sees the same events for a seed
+        t = rng.expovariate(rate)
+        while t < seconds:
+            times.append(t)
+            t += rng.expovariate(rate)
+        ids = itertools.count(1)
+        tasks = []
+        if design == "push":
+            bus = PubSub("server")
+            for name in names:
+                bus.subscribe("feed", lambda message: None, name=name)
+                lab.trace.record("connect", name, "server", next(ids))
+        else:
+            log = Log("feed")
+
+            async def start_later(delay, poller):
+                await sleep(delay)
+                await poller
+
+            for name in names:
+                endpoint = _Endpoint(Consumer(log, group=name, name=name), service, ids)
+                if design == "short":
+                    poller = short_poll(endpoint, lambda record: None, interval=interval, max_records=PAGE)
+                    tasks.append(asyncio.ensure_future(start_later(rng.uniform(0, interval), poller)))
+                else:
+                    poller = long_poll(endpoint, lambda record: None, hold=hold, max_records=PAGE)
+                    tasks.append(asyncio.ensure_future(poller))
+        for t in times:
+            await sleep(t - lab.now())
+            if design == "push":
+                await bus.publish("feed", None, sender="producer")
+            else:
+                await log.append(None, sender="producer")
+        await sleep(seconds - lab.now())
+        if design == "push":
+            for conn, name in enumerate(names, start=1):
+                lab.trace.record("disconnect", name, "server", conn)
+            await bus.join()
+        else:
+            await sleep(interval if design == "short" else 0)  # every client asks once more
+            for task in tasks:
+                task.cancel()
+        return len(times)
+
+    run = simulate(main, seed=seed)
+    trace = run.trace
+    in_window = trace.filter(until=seconds - 1e-9)
+    counts = in_window.counts()
+    open_seconds, mean_open, peak = _connections(trace, seconds)
+    start, end = ("publish", "deliver") if design == "push" else ("append", "consume")
+    run.value = {
+        "design": design,
+        "clients": clients,
+        "interval": interval if design == "short" else None,
+        "rate": rate,
+        "seconds": seconds,
+        "events": run.value,
+        "requests": 0 if design == "push" else counts.get("connect", 0),
+        "empty": counts.get("empty_poll", 0),
+        "messages": counts.get("deliver", 0),
+        "connection_seconds": open_seconds,
+        "mean_open": mean_open,
+        "peak_open": peak,
+        "delivered": len(trace.filter(kind=end)),
+        "latency": trace.latency(start, end),
+    }
+    return run
+
+
+def _connections(trace, until: float) -> tuple[float, float, int]:
+    """Connection-seconds, mean and peak open connections over [0, until), from connect/disconnect."""
+    opened: dict[object, float] = {}
+    total = 0.0
+    now = peak = 0
+    for t, kind, _, _, conn, _ in trace._rows():
+        if t >= until:
+            break
+        if kind == "connect":
+            opened[conn] = t
+            now += 1
+            peak = max(peak, now)
+        elif kind == "disconnect" and conn in opened:
+            total += t - opened.pop(conn)
+            now -= 1
+    total += sum(until - t for t in opened.values())  # still open at the end of the window
+    return total, total / until, peak
+
+
+def open_connections(trace) -> list[tuple[float, int]]:
+    """``[(time, connections open)]`` after each instant's connects and disconnects (notebook 11)."""
+    out: list[tuple[float, int]] = []
+    n = 0
+    for e in trace.filter(kind={"connect", "disconnect"}):
+        n += 1 if e.kind == "connect" else -1
+        if out and out[-1][0] == e.time:
+            out[-1] = (e.time, n)
+        else:
+            out.append((e.time, n))
+    return out
+
+
+def feed_cost(value: dict, prices: dict | None = None) -> float:
+    """The cost per client per second of a :func:`feed` run: ``requests × prices["request"] +
+    messages × prices["message"] + connection_seconds × prices["connection_second"]``, divided
+    by clients × seconds. ``prices`` defaults to :data:`PRICES`; missing keys take its values.
+    """
+    where = "feed_cost"
+    if not isinstance(value, dict) or not {"requests", "messages", "connection_seconds"} <= set(value):
+        raise ValueError(f"{where}(value={value!r}): value must be the run.value of scenarios.feed")
+    if prices is None:
+        prices = {}
+    if not isinstance(prices, dict) or not set(prices) <= set(PRICES):
+        raise ValueError(
+            f"{where}(prices={prices!r}): prices must be a dict with keys among {', '.join(PRICES)}"
+        )
+    p = {k: _validate.number(where, f"prices[{k!r}]", prices.get(k, v), minimum=0) for k, v in PRICES.items()}
+    total = (
+        value["requests"] * p["request"]
+        + value["messages"] * p["message"]
+        + value["connection_seconds"] * p["connection_second"]
+    )
+    return total / (value["clients"] * value["seconds"])
+
+
+def feed_sweep(
+    intervals=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+    *,
+    clients: int = 100,
+    rate: float = 0.5,
+    seconds: float = 30.0,
+    hold: float = 30.0,
+    service: float = 0.05,
+    seed: int = 11,
+) -> dict:
+    """:func:`feed` for short polling at each of ``intervals``, then long polling and push, all on
+    the same events. Returns ``{"short 0.5 s": value, ..., "long": value, "push": value}``
+    (the ``run.value`` dicts; the traces are not kept).
+    """
+    if not isinstance(intervals, (list, tuple)) or not intervals:
+        raise ValueError(
+            f"feed_sweep(intervals={intervals!r}): intervals must be a non-empty list of seconds"
+        )
+    common = dict(clients=clients, rate=rate, seconds=seconds, hold=hold, service=service, seed=seed)
+    out = {f"short {i:g} s": feed("short", interval=i, **common).value for i in intervals}
+    out["long"] = feed("long", **common).value
+    out["push"] = feed("push", **common).value
+    return out

@@ -22,6 +22,7 @@ from . import (  # noqa: F401  (imported to register their checks)
     nb08_hybrid,
     nb09_protocols,
     nb10_scaling,
+    nb11_latency_vs_resources,
     nb13_reliability,
 )
 from ._core import Verdict, available, check
