@@ -20,7 +20,7 @@ a widget or a Redis backend is first used.
 from .clock import Run, VirtualTimeLoop, simulate, sleep
 from .errors import BackgroundTaskError, BufferFullError, DeadlockError, LabError, VirtualTimeError
 from .lab import Lab, current_lab, use_lab
-from .pull import Job, Poll, PollingClient, PollingServer, Queue, QueueEvents, Worker
+from .pull import Idempotent, Job, Poll, PollingClient, PollingServer, Queue, QueueEvents, Worker
 from .pull.log import Consumer, Log, Record
 from .pull.poller import long_poll, short_poll
 from .push import (
@@ -46,6 +46,7 @@ __all__ = [
     "DeadlockError",
     "Event",
     "EventEmitter",
+    "Idempotent",
     "Job",
     "Lab",
     "LabError",

@@ -7,11 +7,13 @@ notifications.
 
 from .events import EVENTS, QueueEvent, QueueEvents
 from .http_polling import PolledEvent, PollingClient, PollingServer
+from .idempotency import Idempotent
 from .queue import Job, Queue
 from .worker import Poll, Worker
 
 __all__ = [
     "EVENTS",
+    "Idempotent",
     "Job",
     "Poll",
     "PolledEvent",
