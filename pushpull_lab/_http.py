@@ -318,8 +318,14 @@ class HttpClient:
                 self.peer = name
 
         trace.on_request_end.append(on_request_end)
-        self._session = aiohttp.ClientSession(headers={CLIENT_HEADER: self.name}, trace_configs=[trace])
+        self._session = aiohttp.ClientSession(
+            headers={CLIENT_HEADER: self.name}, trace_configs=[trace], connector=self._connector()
+        )
         return self._session
+
+    def _connector(self) -> Any:
+        """The session's connector; None for aiohttp's default (a subclass may check destinations)."""
+        return None
 
     async def _close_session(self) -> None:
         session, self._session = self._session, None

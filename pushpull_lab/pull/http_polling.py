@@ -29,18 +29,48 @@ publish-to-client latency. Requests, bytes and connections come from
 
 The server keeps the last ``history`` events; a client whose cursor is older than that gets
 ``gap: true`` (recorded as ``gap=True`` on its ``poll`` event) — the events in between are gone.
+
+**Behind authentication.** Pull lets the consumer side stay closed: only the server listens,
+so it can sit behind a firewall and ask every caller to prove who it is::
+
+    async with ppl.PollingServer(token="t0ken") as server, \\
+               ppl.PollingClient(server.url, token="t0ken") as client:
+        await client.poll()
+
+A server with a ``token`` answers a request only if it carries ``Authorization: Bearer
+<token>`` (several tokens are allowed while rotating them). The comparison is constant-time
+(:func:`hmac.compare_digest` on SHA-256 digests, so not even the length leaks). Anything else
+gets ``401`` with a ``WWW-Authenticate: Bearer`` header and a ``reject`` event in the trace
+(``status=401``, ``reason`` "missing token" or "wrong token"); the client raises
+:class:`PermissionError`. A token authenticates a *caller*; it says nothing about which
+events that caller may read — give each tenant its own server (or path) and token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from .. import _validate
-from .._http import HttpClient, HttpServer, connection_of
+from .._http import HttpClient, HttpServer, client_name, connection_of
 from ..lab import Lab
+
+
+def _token_digests(where: str, token: Any) -> list[bytes]:
+    """SHA-256 digests of the accepted tokens ([] for None), checked: non-empty, no spaces."""
+    if token is None:
+        return []
+    tokens = token if isinstance(token, (list, tuple)) else [token]
+    if not tokens or not all(isinstance(t, str) and t and t == t.strip() and " " not in t for t in tokens):
+        raise ValueError(
+            f"{where}(token=...): token must be a non-empty string without spaces (or a non-empty "
+            "list of them), or None for no authentication"
+        )
+    return [hashlib.sha256(t.encode()).digest() for t in tokens]
 
 
 @dataclass(frozen=True)
@@ -59,6 +89,8 @@ class PollingServer(HttpServer):
         path: the endpoint's URL path; ``url`` is the full address once started.
         history: how many recent events are kept for clients to fetch (>= 1).
         max_hold: the longest a long poll is held, in seconds, whatever the client asks (> 0).
+        token: a bearer token (or a list of them, while rotating) every request must carry;
+            None (default) for an open endpoint. See "Behind authentication" above.
         lab: the lab to record into.
     """
 
@@ -69,9 +101,11 @@ class PollingServer(HttpServer):
         path: str = "/events",
         history: int = 10_000,
         max_hold: float = 30.0,
+        token: str | list[str] | None = None,
         lab: Lab | None = None,
     ):
         where = "PollingServer"
+        self._token_digests = _token_digests(where, token)
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError(f"{where}(path={path!r}): path must be a string starting with '/'")
         self.path = path
@@ -121,9 +155,31 @@ class PollingServer(HttpServer):
                     break
         return out
 
+    def _authorised(self, request: Any) -> str | None:
+        """None if the request may proceed, else why not ("missing token" / "wrong token")."""
+        if not self._token_digests:
+            return None
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            return "missing token"
+        digest = hashlib.sha256(given.strip().encode("utf-8", "replace")).digest()
+        ok = False
+        for expected in self._token_digests:  # every one compared: time does not say which matched
+            ok |= hmac.compare_digest(digest, expected)
+        return None if ok else "wrong token"
+
     async def _get(self, request: Any) -> Any:
         from aiohttp import web
 
+        refused = self._authorised(request)
+        if refused is not None:
+            self.lab.trace.record(
+                "reject", client_name(request), self.name, None, status=401, reason=refused, path=request.path
+            )
+            challenge = 'Bearer realm="pushpull-lab"' + (
+                ', error="invalid_token"' if refused == "wrong token" else ""
+            )
+            return web.json_response({"error": refused}, status=401, headers={"WWW-Authenticate": challenge})
         query = request.query
         try:
             after = int(query.get("after", "0"))
@@ -165,14 +221,27 @@ class PollingClient(HttpClient):
         url: the server's ``url``.
         name: the client's name in the trace.
         after: start after this event id (0: from the oldest the server still has).
+        token: the bearer token to send (``Authorization: Bearer <token>``); None for none.
         lab: the lab to record into.
 
     Use ``async with``. :attr:`cursor` is the id of the last event received.
     """
 
-    def __init__(self, url: str, *, name: str = "rest-client", after: int = 0, lab: Lab | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "rest-client",
+        after: int = 0,
+        token: str | None = None,
+        lab: Lab | None = None,
+    ):
         where = "PollingClient"
         self.cursor = _validate.integer(where, "after", after, minimum=0)
+        if token is not None and isinstance(token, (list, tuple)):
+            raise ValueError(f"{where}(token=...): a client sends one token: a non-empty string, or None")
+        _token_digests(where, token)  # validates it
+        self._auth = {} if token is None else {"Authorization": f"Bearer {token}"}
         super().__init__(where, url, name, lab)
         self._polling = False
 
@@ -208,8 +277,21 @@ class PollingClient(HttpClient):
         self._polling = True
         try:
             async with self._session.get(
-                self.url, params=params, timeout=aiohttp.ClientTimeout(total=timeout + 10.0)
+                self.url,
+                params=params,
+                headers=self._auth,
+                timeout=aiohttp.ClientTimeout(total=timeout + 10.0),
             ) as response:
+                if response.status == 401:
+                    reason = (await response.text())[:200]
+                    raise PermissionError(
+                        f"{where}: {self.url} answered 401 {reason}: "
+                        + (
+                            "give the server's token: PollingClient(url, token=...)"
+                            if not self._auth
+                            else "the token was refused"
+                        )
+                    )
                 if response.status != 200:
                     text = (await response.text())[:200]
                     raise ConnectionError(f"{where}: {self.url} answered {response.status}: {text}")
