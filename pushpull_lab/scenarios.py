@@ -264,186 +264,6 @@ async def _watch_jobs(lab, jobs: int = 40, interval: float = 2.0) -> dict:
     }
 
 
-# -- 08_hybrid ----------------------------------------------------------------------------
-HYBRID_DESIGNS = ("hybrid", "all_pull", "all_push")
-
-
-def hybrid(
-    *,
-    design: str = "hybrid",
-    uploads: int = 12,
-    spacing: float = 0.1,
-    workers: int = 2,
-    steps: int = 4,
-    step_time: float = 0.5,
-    viewers: int = 2,
-    poll_interval: float = 1.0,
-    buffer: int = 2,
-    seed: int = 0,
-) -> Run:
-    """Notebook 08: a burst of ``uploads`` video uploads (``spacing`` s apart) transcoded by
-    ``workers`` transcoders (``steps`` steps of ``step_time`` s, reporting progress after
-    each), watched by ``viewers`` dashboards. Three ways to wire it:
-
-    - ``"hybrid"``: the transcoders are BullMQ-style workers that **pull** jobs from a queue;
-      a gateway listens to QueueEvents and **pushes** every progress update to the dashboards
-      (a PubSub standing in for WebSockets).
-    - ``"all_pull"``: the same workers, but each dashboard **polls** the queue every
-      ``poll_interval`` s (one ``get_jobs`` request per poll).
-    - ``"all_push"``: the uploader **pushes** each job to a transcoder (round robin, a
-      ``buffer`` of jobs per transcoder, ``drop_newest`` when it is full); progress is pushed.
-
-    ``run.value``: ``completed`` and ``lost`` jobs, ``delays`` (seconds from a progress
-    report to a dashboard seeing it), ``missed`` (reports a dashboard never saw), the
-    dashboards' ``requests``, the transcoders' ``max_in_flight`` and the ``makespan``.
-    """
-    where = "hybrid"
-    _validate.choice(where, "design", design, HYBRID_DESIGNS)
-    _validate.integer(where, "uploads", uploads, minimum=1)
-    _validate.number(where, "spacing", spacing, minimum=0)
-    _validate.integer(where, "workers", workers, minimum=1)
-    _validate.integer(where, "steps", steps, minimum=1)
-    _validate.number(where, "step_time", step_time, positive=True)
-    _validate.integer(where, "viewers", viewers, minimum=1)
-    _validate.number(where, "poll_interval", poll_interval, positive=True)
-    _validate.integer(where, "buffer", buffer, minimum=1)
-    settings = dict(
-        design=design, uploads=uploads, spacing=spacing, workers=workers, steps=steps,
-        step_time=step_time, viewers=viewers, poll_interval=poll_interval, buffer=buffer,
-    )  # fmt: skip
-    return simulate(lambda lab: _hybrid(lab, **settings), seed=seed)
-
-
-async def _hybrid(
-    lab, *, design, uploads, spacing, workers, steps, step_time, viewers, poll_interval, buffer
-):
-    trace = lab.trace
-    viewer_names = [f"dashboard-{i + 1}" for i in range(viewers)]
-    in_flight: dict[str, int] = {}
-    peak = {"in_flight": 0}
-
-    def saw(viewer: str, job_id: str, progress: int) -> None:
-        trace.record("seen", viewer, None, job_id, progress=progress)
-
-    async def transcode(job_id: str, transcoder: str, report) -> dict:
-        in_flight[transcoder] = in_flight.get(transcoder, 0) + 1
-        peak["in_flight"] = max(peak["in_flight"], in_flight[transcoder])
-        for step in range(1, steps + 1):
-            await sleep(step_time)
-            await report(round(100 * step / steps))
-        in_flight[transcoder] -= 1
-        return {"job": job_id, "seconds": steps * step_time}
-
-    frontend = PubSub("frontend")
-    if design != "all_pull":
-        for viewer in viewer_names:
-            frontend.subscribe(
-                "job.*", lambda m, v=viewer: saw(v, m.data["job"], m.data["progress"]), name=viewer
-            )
-
-    pool: list = []
-    closers: list = []
-    if design == "all_push":
-        dispatch = PubSub("dispatch")
-        for i in range(workers):
-            name = f"transcoder-{i + 1}"
-
-            async def handle(message, name=name):
-                job_id = message.data["job"]
-
-                async def report(progress):
-                    trace.record("progress", name, "dispatch", job_id, progress=progress)
-                    await frontend.publish(
-                        f"job.{job_id}", {"job": job_id, "progress": progress}, sender=name
-                    )
-
-                await transcode(job_id, name, report)
-                trace.record("completed", name, "dispatch", job_id)
-
-            dispatch.subscribe(f"to.{name}", handle, buffer=buffer, overflow="drop_newest", name=name)
-        for n in range(uploads):
-            if n and spacing:
-                await sleep(spacing)
-            job_id = str(n + 1)
-            trace.record("add", "uploader", "dispatch", job_id)
-            await dispatch.publish(f"to.transcoder-{n % workers + 1}", {"job": job_id}, sender="uploader")
-        await dispatch.join()
-        await frontend.join()
-        completed = len(trace.filter(kind="completed"))
-    else:
-        queue = Queue("video")
-        if design == "hybrid":
-            gateway = QueueEvents("video", name="gateway")
-            await gateway.ready()
-
-            async def forward(e):
-                await frontend.publish(
-                    f"job.{e.job_id}", {"job": e.job_id, "progress": e.progress}, sender="gateway"
-                )
-
-            gateway.on("progress", forward, name="gateway")
-            closers.append(gateway)
-
-        def transcoder(name: str):
-            async def process(job):
-                return await transcode(job.id, name, job.update_progress)
-
-            return Worker("video", process, name=name)
-
-        pool = [transcoder(f"transcoder-{i + 1}") for i in range(workers)]
-        pollers = []
-        if design == "all_pull":
-
-            async def dashboard(viewer: str):
-                known: dict[str, int] = {}
-                while True:
-                    await sleep(poll_interval)
-                    jobs = await queue.get_jobs(["active", "completed"])
-                    news = [j for j in jobs if j.progress is not None and known.get(j.id) != j.progress]
-                    kind = "poll" if news else "empty_poll"
-                    trace.record(kind, viewer, "video", None, jobs=len(jobs))
-                    for j in news:
-                        known[j.id] = j.progress
-                        saw(viewer, j.id, j.progress)
-                    if len(known) == uploads and all(p == 100 for p in known.values()):
-                        return
-
-            pollers = [asyncio.ensure_future(dashboard(v)) for v in viewer_names]
-        for n in range(uploads):
-            if n and spacing:
-                await sleep(spacing)
-            await queue.add("transcode", {"upload": n + 1}, sender="uploader")
-        while (await queue.get_job_counts())["completed"] < uploads:
-            await sleep(step_time)
-        for p in pollers:
-            await p
-        await frontend.join()
-        completed = uploads
-        for w in pool:
-            await w.close()
-        for c in closers:
-            await c.close()
-
-    reported = {(e.msg, e.fields["progress"]): e.time for e in trace.filter(kind="progress")}
-    delays, seen = [], set()
-    for e in trace.filter(kind="seen"):
-        key = (e.msg, e.fields["progress"])
-        seen.add((e.actor, *key))
-        delays.append(e.time - reported[key])
-    missed = sum((v, *key) not in seen for v in viewer_names for key in reported)
-    finished = [e.time for e in trace.filter(kind="completed")]
-    return {
-        "design": design,
-        "completed": completed,
-        "lost": len(trace.filter(kind="drop")),
-        "delays": delays,
-        "missed": missed,
-        "requests": sum(e.actor in viewer_names for e in trace.filter(kind={"poll", "empty_poll"})),
-        "max_in_flight": peak["in_flight"],
-        "makespan": round(max(finished), 9) if finished else None,
-    }
-
-
 # -- 06_use_cases ----------------------------------------------------------------------------
 
 
@@ -1004,6 +824,186 @@ def _tasks_in_flight(trace) -> list[tuple[float, int]]:
     return out
 
 
+# -- 08_hybrid ----------------------------------------------------------------------------
+HYBRID_DESIGNS = ("hybrid", "all_pull", "all_push")
+
+
+def hybrid(
+    *,
+    design: str = "hybrid",
+    uploads: int = 12,
+    spacing: float = 0.1,
+    workers: int = 2,
+    steps: int = 4,
+    step_time: float = 0.5,
+    viewers: int = 2,
+    poll_interval: float = 1.0,
+    buffer: int = 2,
+    seed: int = 0,
+) -> Run:
+    """Notebook 08: a burst of ``uploads`` video uploads (``spacing`` s apart) transcoded by
+    ``workers`` transcoders (``steps`` steps of ``step_time`` s, reporting progress after
+    each), watched by ``viewers`` dashboards. Three ways to wire it:
+
+    - ``"hybrid"``: the transcoders are BullMQ-style workers that **pull** jobs from a queue;
+      a gateway listens to QueueEvents and **pushes** every progress update to the dashboards
+      (a PubSub standing in for WebSockets).
+    - ``"all_pull"``: the same workers, but each dashboard **polls** the queue every
+      ``poll_interval`` s (one ``get_jobs`` request per poll).
+    - ``"all_push"``: the uploader **pushes** each job to a transcoder (round robin, a
+      ``buffer`` of jobs per transcoder, ``drop_newest`` when it is full); progress is pushed.
+
+    ``run.value``: ``completed`` and ``lost`` jobs, ``delays`` (seconds from a progress
+    report to a dashboard seeing it), ``missed`` (reports a dashboard never saw), the
+    dashboards' ``requests``, the transcoders' ``max_in_flight`` and the ``makespan``.
+    """
+    where = "hybrid"
+    _validate.choice(where, "design", design, HYBRID_DESIGNS)
+    _validate.integer(where, "uploads", uploads, minimum=1)
+    _validate.number(where, "spacing", spacing, minimum=0)
+    _validate.integer(where, "workers", workers, minimum=1)
+    _validate.integer(where, "steps", steps, minimum=1)
+    _validate.number(where, "step_time", step_time, positive=True)
+    _validate.integer(where, "viewers", viewers, minimum=1)
+    _validate.number(where, "poll_interval", poll_interval, positive=True)
+    _validate.integer(where, "buffer", buffer, minimum=1)
+    settings = dict(
+        design=design, uploads=uploads, spacing=spacing, workers=workers, steps=steps,
+        step_time=step_time, viewers=viewers, poll_interval=poll_interval, buffer=buffer,
+    )  # fmt: skip
+    return simulate(lambda lab: _hybrid(lab, **settings), seed=seed)
+
+
+async def _hybrid(
+    lab, *, design, uploads, spacing, workers, steps, step_time, viewers, poll_interval, buffer
+):
+    trace = lab.trace
+    viewer_names = [f"dashboard-{i + 1}" for i in range(viewers)]
+    in_flight: dict[str, int] = {}
+    peak = {"in_flight": 0}
+
+    def saw(viewer: str, job_id: str, progress: int) -> None:
+        trace.record("seen", viewer, None, job_id, progress=progress)
+
+    async def transcode(job_id: str, transcoder: str, report) -> dict:
+        in_flight[transcoder] = in_flight.get(transcoder, 0) + 1
+        peak["in_flight"] = max(peak["in_flight"], in_flight[transcoder])
+        for step in range(1, steps + 1):
+            await sleep(step_time)
+            await report(round(100 * step / steps))
+        in_flight[transcoder] -= 1
+        return {"job": job_id, "seconds": steps * step_time}
+
+    frontend = PubSub("frontend")
+    if design != "all_pull":
+        for viewer in viewer_names:
+            frontend.subscribe(
+                "job.*", lambda m, v=viewer: saw(v, m.data["job"], m.data["progress"]), name=viewer
+            )
+
+    pool: list = []
+    closers: list = []
+    if design == "all_push":
+        dispatch = PubSub("dispatch")
+        for i in range(workers):
+            name = f"transcoder-{i + 1}"
+
+            async def handle(message, name=name):
+                job_id = message.data["job"]
+
+                async def report(progress):
+                    trace.record("progress", name, "dispatch", job_id, progress=progress)
+                    await frontend.publish(
+                        f"job.{job_id}", {"job": job_id, "progress": progress}, sender=name
+                    )
+
+                await transcode(job_id, name, report)
+                trace.record("completed", name, "dispatch", job_id)
+
+            dispatch.subscribe(f"to.{name}", handle, buffer=buffer, overflow="drop_newest", name=name)
+        for n in range(uploads):
+            if n and spacing:
+                await sleep(spacing)
+            job_id = str(n + 1)
+            trace.record("add", "uploader", "dispatch", job_id)
+            await dispatch.publish(f"to.transcoder-{n % workers + 1}", {"job": job_id}, sender="uploader")
+        await dispatch.join()
+        await frontend.join()
+        completed = len(trace.filter(kind="completed"))
+    else:
+        queue = Queue("video")
+        if design == "hybrid":
+            gateway = QueueEvents("video", name="gateway")
+            await gateway.ready()
+
+            async def forward(e):
+                await frontend.publish(
+                    f"job.{e.job_id}", {"job": e.job_id, "progress": e.progress}, sender="gateway"
+                )
+
+            gateway.on("progress", forward, name="gateway")
+            closers.append(gateway)
+
+        def transcoder(name: str):
+            async def process(job):
+                return await transcode(job.id, name, job.update_progress)
+
+            return Worker("video", process, name=name)
+
+        pool = [transcoder(f"transcoder-{i + 1}") for i in range(workers)]
+        pollers = []
+        if design == "all_pull":
+
+            async def dashboard(viewer: str):
+                known: dict[str, int] = {}
+                while True:
+                    await sleep(poll_interval)
+                    jobs = await queue.get_jobs(["active", "completed"])
+                    news = [j for j in jobs if j.progress is not None and known.get(j.id) != j.progress]
+                    kind = "poll" if news else "empty_poll"
+                    trace.record(kind, viewer, "video", None, jobs=len(jobs))
+                    for j in news:
+                        known[j.id] = j.progress
+                        saw(viewer, j.id, j.progress)
+                    if len(known) == uploads and all(p == 100 for p in known.values()):
+                        return
+
+            pollers = [asyncio.ensure_future(dashboard(v)) for v in viewer_names]
+        for n in range(uploads):
+            if n and spacing:
+                await sleep(spacing)
+            await queue.add("transcode", {"upload": n + 1}, sender="uploader")
+        while (await queue.get_job_counts())["completed"] < uploads:
+            await sleep(step_time)
+        for p in pollers:
+            await p
+        await frontend.join()
+        completed = uploads
+        for w in pool:
+            await w.close()
+        for c in closers:
+            await c.close()
+
+    reported = {(e.msg, e.fields["progress"]): e.time for e in trace.filter(kind="progress")}
+    delays, seen = [], set()
+    for e in trace.filter(kind="seen"):
+        key = (e.msg, e.fields["progress"])
+        seen.add((e.actor, *key))
+        delays.append(e.time - reported[key])
+    missed = sum((v, *key) not in seen for v in viewer_names for key in reported)
+    finished = [e.time for e in trace.filter(kind="completed")]
+    return {
+        "design": design,
+        "completed": completed,
+        "lost": len(trace.filter(kind="drop")),
+        "delays": delays,
+        "missed": missed,
+        "requests": sum(e.actor in viewer_names for e in trace.filter(kind={"poll", "empty_poll"})),
+        "max_in_flight": peak["in_flight"],
+        "makespan": round(max(finished), 9) if finished else None,
+    }
+
+
 # -- 10_scaling ------------------------------------------------------------------------------
 
 
@@ -1480,6 +1480,421 @@ def mmc_queue(
     return run
 
 
+# -- 11_latency_vs_resources -------------------------------------------------------------------
+
+FEED_DESIGNS = ("short", "long", "push")
+PAGE = 10_000  # records one poll may return in notebook 11: enough that no poll leaves any behind
+PRICES = {"request": 1.0, "message": 0.1, "connection_second": 0.01}
+"""Notebook 11's cost model, in *request-equivalents*: a request (a full exchange: headers,
+authentication, a look-up, an answer) costs 1; a message pushed on an already open connection
+costs 0.1; holding one connection open for one second (memory, keep-alive) costs 0.01."""
+
+
+class _Endpoint:
+    """A client's view of the server in notebook 11: every poll is a request on a connection.
+
+    The connection opens when the request is sent and stays open while the server holds it (a
+    long poll) plus ``service`` seconds: the server's work of accepting, parsing, authenticating
+    and answering. The answer itself reaches the client at once (the lab has no network delay),
+    so ``service`` costs connection time, not latency. ``connect`` / ``disconnect`` events (the
+    connection id as ``msg``) put every connection in the trace.
+    """
+
+    def __init__(self, consumer: Consumer, service: float, ids) -> None:
+        self.consumer, self.service, self.ids = consumer, service, ids
+
+    async def poll(self, max_records: int = 100, timeout: float = 0.0) -> list:
+        lab = self.consumer.lab
+        conn = next(self.ids)
+        lab.trace.record("connect", self.consumer.name, "server", conn)
+        try:
+            return await self.consumer.poll(max_records=max_records, timeout=timeout)
+        finally:
+            disconnect = ("disconnect", self.consumer.name, "server", conn)
+            asyncio.get_running_loop().call_later(self.service, lab.trace.record, *disconnect)
+
+
+def feed(
+    design: str = "short",
+    *,
+    clients: int = 100,
+    interval: float = 1.0,
+    rate: float = 0.5,
+    seconds: float = 30.0,
+    hold: float = 30.0,
+    service: float = 0.05,
+    seed: int = 11,
+) -> Run:
+    """Notebook 11: ``clients`` clients follow one feed; events arrive at random (Poisson, ``rate``
+    per second) for ``seconds`` s, and every client must get every event.
+
+    ``design="short"``: each client short-polls every ``interval`` s (first poll at a random
+    moment of the first interval, so the clients are not in step). ``"long"``: each long-polls,
+    the server holding a request up to ``hold`` s. ``"push"``: each holds one connection and the
+    server pushes every event on it (a :class:`~pushpull_lab.PubSub` subscription per client).
+    A poll is a request on its own connection, open while the server holds it plus ``service``
+    s (see ``_Endpoint``); a push connection is open for the whole run. A poll takes everything
+    new, up to ``PAGE`` (10,000) records. The same seed gives the same events in every design.
+
+    ``run.value``, all counted from the trace over the window [0, ``seconds``): ``events``,
+    ``requests`` (polls sent), ``empty`` (answers with nothing), ``messages`` (pushed
+    deliveries), ``connection_seconds`` (the time integral of open connections),
+    ``mean_open`` and ``peak_open`` connections; ``latency`` (:class:`Stats`, event stored
+    → client has it, over every event, including those picked up after the window) and
+    ``delivered``. Use :func:`feed_cost` to price it.
+    """
+    where = "feed"
+    _validate.choice(where, "design", design, FEED_DESIGNS)
+    _validate.integer(where, "clients", clients, minimum=1)
+    _validate.number(where, "interval", interval, positive=True)
+    _validate.number(where, "rate", rate, positive=True)
+    _validate.number(where, "seconds", seconds, positive=True)
+    _validate.number(where, "hold", hold, positive=True)
+    _validate.number(where, "service", service, minimum=0)
+    names = [f"client-{i + 1}" for i in range(clients)]
+
+    async def main(lab):
+        import itertools
+
+        rng = lab.rng
+        times = []  # drawn first, so every design sees the same events for a seed
+        t = rng.expovariate(rate)
+        while t < seconds:
+            times.append(t)
+            t += rng.expovariate(rate)
+        ids = itertools.count(1)
+        tasks = []
+        if design == "push":
+            bus = PubSub("server")
+            for name in names:
+                bus.subscribe("feed", lambda message: None, name=name)
+                lab.trace.record("connect", name, "server", next(ids))
+        else:
+            log = Log("feed")
+
+            async def start_later(delay, poller):
+                await sleep(delay)
+                await poller
+
+            for name in names:
+                endpoint = _Endpoint(Consumer(log, group=name, name=name), service, ids)
+                if design == "short":
+                    poller = short_poll(endpoint, lambda record: None, interval=interval, max_records=PAGE)
+                    tasks.append(asyncio.ensure_future(start_later(rng.uniform(0, interval), poller)))
+                else:
+                    poller = long_poll(endpoint, lambda record: None, hold=hold, max_records=PAGE)
+                    tasks.append(asyncio.ensure_future(poller))
+        for t in times:
+            await sleep(t - lab.now())
+            if design == "push":
+                await bus.publish("feed", None, sender="producer")
+            else:
+                await log.append(None, sender="producer")
+        await sleep(seconds - lab.now())
+        if design == "push":
+            for conn, name in enumerate(names, start=1):
+                lab.trace.record("disconnect", name, "server", conn)
+            await bus.join()
+        else:
+            await sleep(interval if design == "short" else 0)  # every client asks once more
+            for task in tasks:
+                task.cancel()
+        return len(times)
+
+    run = simulate(main, seed=seed)
+    trace = run.trace
+    in_window = trace.filter(until=seconds - 1e-9)
+    counts = in_window.counts()
+    open_seconds, mean_open, peak = _connections(trace, seconds)
+    start, end = ("publish", "deliver") if design == "push" else ("append", "consume")
+    run.value = {
+        "design": design,
+        "clients": clients,
+        "interval": interval if design == "short" else None,
+        "rate": rate,
+        "seconds": seconds,
+        "events": run.value,
+        "requests": 0 if design == "push" else counts.get("connect", 0),
+        "empty": counts.get("empty_poll", 0),
+        "messages": counts.get("deliver", 0),
+        "connection_seconds": open_seconds,
+        "mean_open": mean_open,
+        "peak_open": peak,
+        "delivered": len(trace.filter(kind=end)),
+        "latency": trace.latency(start, end),
+    }
+    return run
+
+
+def _connections(trace, until: float) -> tuple[float, float, int]:
+    """Connection-seconds, mean and peak open connections over [0, until), from connect/disconnect."""
+    opened: dict[object, float] = {}
+    total = 0.0
+    now = peak = 0
+    for t, kind, _, _, conn, _ in trace._rows():
+        if t >= until:
+            break
+        if kind == "connect":
+            opened[conn] = t
+            now += 1
+            peak = max(peak, now)
+        elif kind == "disconnect" and conn in opened:
+            total += t - opened.pop(conn)
+            now -= 1
+    total += sum(until - t for t in opened.values())  # still open at the end of the window
+    return total, total / until, peak
+
+
+def open_connections(trace) -> list[tuple[float, int]]:
+    """``[(time, connections open)]`` after each instant's connects and disconnects (notebook 11)."""
+    out: list[tuple[float, int]] = []
+    n = 0
+    for e in trace.filter(kind={"connect", "disconnect"}):
+        n += 1 if e.kind == "connect" else -1
+        if out and out[-1][0] == e.time:
+            out[-1] = (e.time, n)
+        else:
+            out.append((e.time, n))
+    return out
+
+
+def feed_cost(value: dict, prices: dict | None = None) -> float:
+    """The cost per client per second of a :func:`feed` run: ``requests × prices["request"] +
+    messages × prices["message"] + connection_seconds × prices["connection_second"]``, divided
+    by clients × seconds. ``prices`` defaults to :data:`PRICES`; missing keys take its values.
+    """
+    where = "feed_cost"
+    if not isinstance(value, dict) or not {"requests", "messages", "connection_seconds"} <= set(value):
+        raise ValueError(f"{where}(value={value!r}): value must be the run.value of scenarios.feed")
+    if prices is None:
+        prices = {}
+    if not isinstance(prices, dict) or not set(prices) <= set(PRICES):
+        raise ValueError(
+            f"{where}(prices={prices!r}): prices must be a dict with keys among {', '.join(PRICES)}"
+        )
+    p = {k: _validate.number(where, f"prices[{k!r}]", prices.get(k, v), minimum=0) for k, v in PRICES.items()}
+    total = (
+        value["requests"] * p["request"]
+        + value["messages"] * p["message"]
+        + value["connection_seconds"] * p["connection_second"]
+    )
+    return total / (value["clients"] * value["seconds"])
+
+
+def feed_sweep(
+    intervals=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+    *,
+    clients: int = 100,
+    rate: float = 0.5,
+    seconds: float = 30.0,
+    hold: float = 30.0,
+    service: float = 0.05,
+    seed: int = 11,
+) -> dict:
+    """:func:`feed` for short polling at each of ``intervals``, then long polling and push, all on
+    the same events. Returns ``{"short 0.5 s": value, ..., "long": value, "push": value}``
+    (the ``run.value`` dicts; the traces are not kept).
+    """
+    if not isinstance(intervals, (list, tuple)) or not intervals:
+        raise ValueError(
+            f"feed_sweep(intervals={intervals!r}): intervals must be a non-empty list of seconds"
+        )
+    common = dict(clients=clients, rate=rate, seconds=seconds, hold=hold, service=service, seed=seed)
+    out = {f"short {i:g} s": feed("short", interval=i, **common).value for i in intervals}
+    out["long"] = feed("long", **common).value
+    out["push"] = feed("push", **common).value
+    return out
+
+
+# -- 12_backpressure -------------------------------------------------------------------------
+# Flow-control primitives live in pushpull_lab/flow.py; imported in the functions below so that
+# this section stays self-contained at the end of the shared file.
+
+BACKPRESSURE_STRATEGIES = ("drop_oldest", "drop_newest", "error", "block", "queue", "prefetch", "credit")
+"""Notebook 12's ways to connect a producer to a slower consumer: push with each overflow policy
+(``block`` is the producer that blocks), a pull queue with a worker, AMQP prefetch, and credit."""
+
+# For each strategy: the kinds that put a message in the system, take it out to the consumer's
+# handler, and (for the loss count) drop it.
+_BP_KINDS = {
+    "queue": ("add", "active"),
+    "prefetch": ("publish", "active"),
+    "credit": ("publish", "active"),
+}
+
+
+def backpressure(
+    strategy: str = "drop_oldest",
+    *,
+    ratio: float = 2.0,
+    messages: int = 200,
+    service: float = 0.1,
+    buffer: int = 10,
+    seed: int = 0,
+) -> Run:
+    """Notebook 12: a producer ``ratio`` times as fast as its consumer, connected by ``strategy``.
+
+    The consumer takes on average ``service`` s per message, the producer waits on average
+    ``service / ratio`` s between messages (both exponential; the same draws for every strategy
+    with the same seed, so strategies differ only in how they connect the two). ``buffer`` is the
+    size of the bounded part: the push buffer, the prefetch count or the credit window (the
+    pull ``queue`` is unbounded). The producer sends ``messages`` messages one gap after another,
+    so a producer that is made to wait falls behind its schedule.
+
+    ``run.value``: ``lost`` (dropped or refused), ``handled``, ``latency`` (Stats from handing
+    the message over to the handler starting on it), ``p99``, ``peak_held`` (most messages
+    handed over and not yet started or dropped, once each instant settled — the memory the link
+    needs, including a message a blocked producer holds while it waits), ``peak_at_consumer``
+    (most messages sent on to the consumer and not yet started, for prefetch and credit),
+    ``producer_waited`` (seconds the producer was held),
+    ``producer_done`` (when it finished sending) against ``schedule`` (when it would have with no
+    waiting), and ``refused`` (``BufferFullError`` raised to the producer, ``error`` policy).
+    """
+    from .flow import CreditChannel, PrefetchQueue
+    from .trace import Stats
+
+    where = "backpressure"
+    _validate.choice(where, "strategy", strategy, BACKPRESSURE_STRATEGIES)
+    _validate.number(where, "ratio", ratio, positive=True)
+    _validate.integer(where, "messages", messages, minimum=1)
+    _validate.number(where, "service", service, positive=True)
+    _validate.integer(where, "buffer", buffer, minimum=1)
+
+    async def main(lab):
+        gaps = [lab.rng.expovariate(ratio / service) for _ in range(messages)]
+        works = iter([lab.rng.expovariate(1 / service) for _ in range(messages)])
+
+        async def work(_message):
+            await sleep(next(works))
+
+        refused = 0
+        if strategy == "queue":
+            queue = Queue("jobs")
+            worker = Worker("jobs", work, concurrency=1, name="consumer")
+            send = lambda: queue.add("msg", None, sender="producer")  # noqa: E731
+        elif strategy == "prefetch":
+            broker = PrefetchQueue("broker")
+            broker.consume(work, prefetch=buffer, name="consumer")
+            send = lambda: broker.publish(None, sender="producer")  # noqa: E731
+        elif strategy == "credit":
+            link = CreditChannel(work, name="link", consumer="consumer", initial=buffer, refill=1)
+            send = lambda: link.send(None, sender="producer")  # noqa: E731
+        else:
+            bus = PubSub("bus")
+            bus.subscribe("data", work, buffer=buffer, overflow=strategy, name="consumer")
+            send = lambda: bus.publish("data", None, sender="producer")  # noqa: E731
+        for gap in gaps:
+            await sleep(gap)
+            try:
+                await send()
+            except BufferFullError:  # overflow="error": the producer is told, counts it, goes on
+                refused += 1
+        done = lab.now()
+        if strategy == "queue":
+            while (await queue.get_job_counts())["completed"] < messages:
+                await sleep(service)
+            await worker.close()
+        elif strategy == "prefetch":
+            await broker.join()
+            broker.close()
+        elif strategy == "credit":
+            await link.join()
+            link.close()
+        else:
+            await bus.join()
+            bus.close()
+        return {"producer_done": done, "schedule": sum(gaps), "refused": refused}
+
+    run = simulate(main, seed=seed)
+    arrive, start = _BP_KINDS.get(strategy, ("publish", "deliver"))
+    # Counted once all events of an instant are in: a message refused the instant it arrives
+    # was never held, but one a blocked producer holds while it waits is.
+    held = most = at_consumer = most_at_consumer = 0
+    now = 0.0
+    for e in run.trace:
+        if e.time != now:
+            most, most_at_consumer, now = max(most, held), max(most_at_consumer, at_consumer), e.time
+        if e.kind == arrive:
+            held += 1
+        elif e.kind == start:
+            held -= 1
+            at_consumer -= strategy in ("prefetch", "credit")
+        elif e.kind == "drop":
+            held -= 1
+        elif e.kind == "deliver" and strategy in ("prefetch", "credit"):
+            at_consumer += 1
+    most, most_at_consumer = max(most, held), max(most_at_consumer, at_consumer)
+    latency = Stats.of(run.trace.latencies(arrive, start))
+    counts = run.trace.counts()
+    run.value = {
+        "strategy": strategy,
+        "ratio": ratio,
+        "buffer": buffer,
+        "messages": messages,
+        "handled": counts.get(start, 0),
+        "lost": counts.get("drop", 0),
+        "latency": latency,
+        "p99": latency.p99,
+        "peak_held": most,
+        "peak_at_consumer": most_at_consumer if strategy in ("prefetch", "credit") else None,
+        "producer_waited": round(float(sum(e.fields["waited"] for e in run.trace.filter(kind="blocked"))), 9),
+        **{k: round(v, 9) if isinstance(v, float) else v for k, v in run.value.items()},
+    }
+    return run
+
+
+def backpressure_sweep(
+    strategies=BACKPRESSURE_STRATEGIES, ratios=(0.5, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0), **kw
+) -> dict[str, list[dict]]:
+    """Notebook 12: :func:`backpressure` for every strategy and ratio; ``{strategy: [value, ...]}``
+    in the order of ``ratios`` (the traces are not kept)."""
+    where = "backpressure_sweep"
+    strategies = [_validate.choice(where, "strategies", s, BACKPRESSURE_STRATEGIES) for s in strategies]
+    ratios = [_validate.number(where, "ratios", r, positive=True) for r in ratios]
+    if not ratios:
+        raise ValueError(f"{where}(ratios=()): ratios must list at least one rate ratio > 0")
+    return {s: [backpressure(s, ratio=r, **kw).value for r in ratios] for s in strategies}
+
+
+def prefetch_link(
+    prefetch: int = 1, *, delay: float = 0.05, service: float = 0.02, messages: int = 200, seed: int = 0
+) -> Run:
+    """Notebook 12: ``messages`` messages wait in a :class:`~pushpull_lab.flow.PrefetchQueue`; one
+    consumer ``delay`` s away (one way) takes exactly ``service`` s each, with ``prefetch`` slots.
+
+    ``run.value``: ``finished`` (when the last ack reached the broker), ``throughput``
+    (messages per second over that time), ``busy`` (fraction of it the consumer was working)
+    and ``max_unacked``.
+    """
+    from .flow import PrefetchQueue
+
+    where = "prefetch_link"
+    _validate.integer(where, "prefetch", prefetch, minimum=1)
+    _validate.number(where, "delay", delay, minimum=0)
+    _validate.number(where, "service", service, positive=True)
+    _validate.integer(where, "messages", messages, minimum=1)
+
+    async def main(lab):
+        broker = PrefetchQueue("broker", delay=delay)
+        consumer = broker.consume(lambda m: sleep(service), prefetch=prefetch, name="consumer")
+        for _ in range(messages):
+            await broker.publish(None, sender="producer")
+        await broker.join()
+        broker.close()
+        return {"finished": lab.now(), "max_unacked": consumer.max_unacked}
+
+    run = simulate(main, seed=seed)
+    finished = run.value["finished"]
+    run.value = {
+        "prefetch": prefetch,
+        "finished": round(finished, 9),
+        "throughput": messages / finished,
+        "busy": messages * service / finished,
+        "max_unacked": run.value["max_unacked"],
+    }
+    return run
+
+
 # -- 13_reliability ----------------------------------------------------------------------------
 DELIVERY_MODES = ("push", "at-most-once", "at-least-once", "effectively-once")
 """How :func:`delivery_under_crashes` delivers: a PubSub, or a Queue + Worker acking before or after."""
@@ -1795,227 +2210,643 @@ def poison_message(
     return run
 
 
-# -- 11_latency_vs_resources -------------------------------------------------------------------
+# -- 14_security -------------------------------------------------------------------------------
+# A webhook receiver's rules (push.webhook.WebhookVerifier: the code the HTTP WebhookReceiver runs)
+# over twenty minutes of traffic in virtual time: partners whose clocks are off, an attacker who
+# replays every captured delivery.
 
-FEED_DESIGNS = ("short", "long", "push")
-PAGE = 10_000  # records one poll may return in notebook 11: enough that no poll leaves any behind
-PRICES = {"request": 1.0, "message": 0.1, "connection_second": 0.01}
-"""Notebook 11's cost model, in *request-equivalents*: a request (a full exchange: headers,
-authentication, a look-up, an answer) costs 1; a message pushed on an already open connection
-costs 0.1; holding one connection open for one second (memory, keep-alive) costs 0.01."""
-
-
-class _Endpoint:
-    """A client's view of the server in notebook 11: every poll is a request on a connection.
-
-    The connection opens when the request is sent and stays open while the server holds it (a
-    long poll) plus ``service`` seconds: the server's work of accepting, parsing, authenticating
-    and answering. The answer itself reaches the client at once (the lab has no network delay),
-    so ``service`` costs connection time, not latency. ``connect`` / ``disconnect`` events (the
-    connection id as ``msg``) put every connection in the trace.
-    """
-
-    def __init__(self, consumer: Consumer, service: float, ids) -> None:
-        self.consumer, self.service, self.ids = consumer, service, ids
-
-    async def poll(self, max_records: int = 100, timeout: float = 0.0) -> list:
-        lab = self.consumer.lab
-        conn = next(self.ids)
-        lab.trace.record("connect", self.consumer.name, "server", conn)
-        try:
-            return await self.consumer.poll(max_records=max_records, timeout=timeout)
-        finally:
-            disconnect = ("disconnect", self.consumer.name, "server", conn)
-            asyncio.get_running_loop().call_later(self.service, lab.trace.record, *disconnect)
+WEBHOOK_EPOCH = 1_700_000_000
+"""The Unix time (s) at which :func:`webhook_window`'s virtual clock reads 0."""
+PARTNER_SKEWS = {
+    "partner-a": 0.0,
+    "partner-b": 25.0,
+    "partner-c": -50.0,
+    "partner-d": 100.0,
+    "partner-e": -220.0,
+}
+"""How far each partner's clock is off (s; + ahead, - behind) in :func:`webhook_window`."""
 
 
-def feed(
-    design: str = "short",
+def webhook_window(
     *,
-    clients: int = 100,
-    interval: float = 1.0,
+    tolerance: float = 300.0,
+    replay_cache: int = 200,
     rate: float = 0.5,
-    seconds: float = 30.0,
-    hold: float = 30.0,
-    service: float = 0.05,
-    seed: int = 11,
+    minutes: float = 20.0,
+    replay_after: tuple[float, float] = (1.0, 900.0),
+    skews: dict | None = None,
+    seed: int = 14,
 ) -> Run:
-    """Notebook 11: ``clients`` clients follow one feed; events arrive at random (Poisson, ``rate``
-    per second) for ``seconds`` s, and every client must get every event.
+    """Signed webhooks from partners with skewed clocks, and every one replayed by an attacker.
 
-    ``design="short"``: each client short-polls every ``interval`` s (first poll at a random
-    moment of the first interval, so the clients are not in step). ``"long"``: each long-polls,
-    the server holding a request up to ``hold`` s. ``"push"``: each holds one connection and the
-    server pushes every event on it (a :class:`~pushpull_lab.PubSub` subscription per client).
-    A poll is a request on its own connection, open while the server holds it plus ``service``
-    s (see ``_Endpoint``); a push connection is open for the whole run. A poll takes everything
-    new, up to ``PAGE`` (10,000) records. The same seed gives the same events in every design.
+    For ``minutes`` minutes, deliveries leave at random (``rate`` per second in all, Poisson),
+    each from a partner drawn at random from ``skews`` (default :data:`PARTNER_SKEWS`), signed
+    with that partner's clock (true time + skew) and arriving 0.05-0.5 s later. Like
+    :class:`~pushpull_lab.WebhookSender`, a partner retries a 5xx (up to 5 attempts, waiting
+    1, 2, 4, 8 s, re-signed with a fresh timestamp) and gives up on a 4xx. An attacker
+    captured every first attempt and replays it once, byte for byte, a uniform
+    ``replay_after`` seconds after it was sent. The receiver — a
+    :class:`~pushpull_lab.push.webhook.WebhookVerifier` with ``tolerance`` and
+    ``replay_cache``, its clock right — judges each arrival.
 
-    ``run.value``, all counted from the trace over the window [0, ``seconds``): ``events``,
-    ``requests`` (polls sent), ``empty`` (answers with nothing), ``messages`` (pushed
-    deliveries), ``connection_seconds`` (the time integral of open connections),
-    ``mean_open`` and ``peak_open`` connections; ``latency`` (:class:`Stats`, event stored
-    → client has it, over every event, including those picked up after the window) and
-    ``delivered``. Use :func:`feed_cost` to price it.
+    Trace: ``publish`` per delivery (actor: the partner; ``skew``), then per arrival a
+    ``deliver`` or a ``reject`` (``status``, ``reason``), its actor the partner or
+    ``"attacker"``, with ``remembered`` = delivery ids the receiver holds after deciding;
+    a partner's wait before a retry is a ``retry``. ``run.value`` is
+    :func:`webhook_window_counts` of the trace.
     """
-    where = "feed"
-    _validate.choice(where, "design", design, FEED_DESIGNS)
-    _validate.integer(where, "clients", clients, minimum=1)
-    _validate.number(where, "interval", interval, positive=True)
+    from .push.webhook import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookVerifier, sign
+
+    where = "webhook_window"
+    _validate.number(where, "tolerance", tolerance, positive=True)
+    _validate.integer(where, "replay_cache", replay_cache, minimum=1)
     _validate.number(where, "rate", rate, positive=True)
-    _validate.number(where, "seconds", seconds, positive=True)
-    _validate.number(where, "hold", hold, positive=True)
-    _validate.number(where, "service", service, minimum=0)
-    names = [f"client-{i + 1}" for i in range(clients)]
+    _validate.number(where, "minutes", minutes, positive=True)
+    if not (
+        isinstance(replay_after, tuple)
+        and len(replay_after) == 2
+        and all(isinstance(x, (int, float)) and x >= 0 for x in replay_after)
+        and replay_after[0] <= replay_after[1]
+    ):
+        raise ValueError(
+            f"{where}(replay_after={replay_after!r}): replay_after must be (low, high) seconds, 0 <= low <= high"
+        )
+    skews = dict(PARTNER_SKEWS if skews is None else skews)
+    if not skews or not all(isinstance(v, (int, float)) for v in skews.values()):
+        raise ValueError(
+            f"{where}(skews={skews!r}): skews must map partner names to clock offsets in seconds"
+        )
+    secret = "whsec-window"
 
     async def main(lab):
-        import itertools
+        verifier = WebhookVerifier(secret, tolerance=tolerance, replay_cache=replay_cache)
+        record = lab.trace.record
 
-        rng = lab.rng
-        times = []  # drawn first, so every design sees the same events for a seed
-        t = rng.expovariate(rate)
-        while t < seconds:
-            times.append(t)
-            t += rng.expovariate(rate)
-        ids = itertools.count(1)
-        tasks = []
-        if design == "push":
-            bus = PubSub("server")
-            for name in names:
-                bus.subscribe("feed", lambda message: None, name=name)
-                lab.trace.record("connect", name, "server", next(ids))
-        else:
-            log = Log("feed")
+        def signed(delivery_id, seq, skew):
+            timestamp = str(int(WEBHOOK_EPOCH + lab.now() + skew))
+            body = f'{{"id":"{delivery_id}","seq":{seq},"event":"order.paid","data":null}}'.encode()
+            return {
+                ID_HEADER: delivery_id,
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(secret, timestamp, body),
+            }, body
 
-            async def start_later(delay, poller):
-                await sleep(delay)
-                await poller
-
-            for name in names:
-                endpoint = _Endpoint(Consumer(log, group=name, name=name), service, ids)
-                if design == "short":
-                    poller = short_poll(endpoint, lambda record: None, interval=interval, max_records=PAGE)
-                    tasks.append(asyncio.ensure_future(start_later(rng.uniform(0, interval), poller)))
-                else:
-                    poller = long_poll(endpoint, lambda record: None, hold=hold, max_records=PAGE)
-                    tasks.append(asyncio.ensure_future(poller))
-        for t in times:
-            await sleep(t - lab.now())
-            if design == "push":
-                await bus.publish("feed", None, sender="producer")
+        async def arrive(who, headers, body, seq, delay):
+            await sleep(delay)
+            verdict = verifier.verify(headers, body, WEBHOOK_EPOCH + lab.now())
+            if verdict.ok:
+                verifier.begin(verdict)
+                verifier.finish(verdict, accepted=True)
+                record("deliver", who, "receiver", seq, remembered=verifier.remembered)
             else:
-                await log.append(None, sender="producer")
-        await sleep(seconds - lab.now())
-        if design == "push":
-            for conn, name in enumerate(names, start=1):
-                lab.trace.record("disconnect", name, "server", conn)
-            await bus.join()
-        else:
-            await sleep(interval if design == "short" else 0)  # every client asks once more
-            for task in tasks:
-                task.cancel()
-        return len(times)
+                record(
+                    "reject", who, "receiver", seq, status=verdict.status, reason=verdict.reason,
+                    remembered=verifier.remembered,
+                )  # fmt: skip
+            return verdict.status
+
+        async def send(partner, headers, body, seq, delay):  # every attempt takes `delay` to arrive
+            status = await arrive(partner, headers, body, seq, delay)
+            for attempt in range(2, 6):
+                if status < 500:
+                    return
+                record("retry", partner, "receiver", seq, attempt=attempt, delay=2.0 ** (attempt - 2))
+                await sleep(2.0 ** (attempt - 2))
+                headers, body = signed(headers[ID_HEADER], seq, skews[partner])
+                status = await arrive(partner, headers, body, seq, delay)
+
+        partners, arrivals, seq = sorted(skews), [], 0
+        while True:
+            await sleep(lab.rng.expovariate(rate))
+            if lab.now() > minutes * 60:
+                break
+            seq += 1  # every draw happens here, so every setting sees the same traffic
+            partner = lab.rng.choice(partners)
+            delay, replay_delay = lab.rng.uniform(0.05, 0.5), lab.rng.uniform(*replay_after)
+            headers, body = signed(f"whd_{seq:05d}", seq, skews[partner])
+            record("publish", partner, "receiver", seq, skew=skews[partner])
+            arrivals.append(asyncio.ensure_future(send(partner, headers, body, seq, delay)))
+            arrivals.append(asyncio.ensure_future(arrive("attacker", headers, body, seq, replay_delay)))
+        await asyncio.gather(*arrivals)
 
     run = simulate(main, seed=seed)
-    trace = run.trace
-    in_window = trace.filter(until=seconds - 1e-9)
-    counts = in_window.counts()
-    open_seconds, mean_open, peak = _connections(trace, seconds)
-    start, end = ("publish", "deliver") if design == "push" else ("append", "consume")
-    run.value = {
-        "design": design,
-        "clients": clients,
-        "interval": interval if design == "short" else None,
-        "rate": rate,
-        "seconds": seconds,
-        "events": run.value,
-        "requests": 0 if design == "push" else counts.get("connect", 0),
-        "empty": counts.get("empty_poll", 0),
-        "messages": counts.get("deliver", 0),
-        "connection_seconds": open_seconds,
-        "mean_open": mean_open,
-        "peak_open": peak,
-        "delivered": len(trace.filter(kind=end)),
-        "latency": trace.latency(start, end),
-    }
+    run.value = webhook_window_counts(run.trace)
     return run
 
 
-def _connections(trace, until: float) -> tuple[float, float, int]:
-    """Connection-seconds, mean and peak open connections over [0, until), from connect/disconnect."""
-    opened: dict[object, float] = {}
-    total = 0.0
-    now = peak = 0
-    for t, kind, _, _, conn, _ in trace._rows():
-        if t >= until:
-            break
-        if kind == "connect":
-            opened[conn] = t
-            now += 1
-            peak = max(peak, now)
-        elif kind == "disconnect" and conn in opened:
-            total += t - opened.pop(conn)
-            now -= 1
-    total += sum(until - t for t in opened.values())  # still open at the end of the window
-    return total, total / until, peak
+def webhook_window_counts(trace) -> dict:
+    """Outcomes of a :func:`webhook_window` run, from its trace.
 
-
-def open_connections(trace) -> list[tuple[float, int]]:
-    """``[(time, connections open)]`` after each instant's connects and disconnects (notebook 11)."""
-    out: list[tuple[float, int]] = []
-    n = 0
-    for e in trace.filter(kind={"connect", "disconnect"}):
-        n += 1 if e.kind == "connect" else -1
-        if out and out[-1][0] == e.time:
-            out[-1] = (e.time, n)
-        else:
-            out.append((e.time, n))
+    ``{"deliveries": {outcome: n}, "replays": {outcome: n}, "refused_for_clock": [partners],
+    "peak_remembered": n, "published": n, "never_accepted": n, "accepted_twice": n}``: an outcome
+    is ``"accepted"`` or ``"<status> <reason>"`` and counts arrivals (a partner's retries
+    included); ``never_accepted`` and ``accepted_twice`` count published deliveries accepted
+    by the receiver 0 times and more than once (from anyone); ``refused_for_clock`` lists the
+    partners that got at least one 401 for their timestamp.
+    """
+    out: dict = {"deliveries": {}, "replays": {}, "refused_for_clock": set(), "peak_remembered": 0}
+    accepted = {e.msg: 0 for e in trace.filter(kind="publish")}
+    for e in trace.filter(kind={"deliver", "reject"}):
+        side = out["replays"] if e.actor == "attacker" else out["deliveries"]
+        outcome = "accepted" if e.kind == "deliver" else f"{e.fields['status']} {e.fields['reason']}"
+        side[outcome] = side.get(outcome, 0) + 1
+        if e.kind == "deliver":
+            accepted[e.msg] += 1
+        if e.kind == "reject" and e.actor != "attacker" and e.fields["status"] == 401:
+            out["refused_for_clock"].add(e.actor)
+        out["peak_remembered"] = max(out["peak_remembered"], e.fields["remembered"])
+    out["refused_for_clock"] = sorted(out["refused_for_clock"])
+    out["published"] = len(accepted)
+    out["never_accepted"] = sum(1 for n in accepted.values() if n == 0)
+    out["accepted_twice"] = sum(1 for n in accepted.values() if n > 1)
+    for side in ("deliveries", "replays"):
+        out[side] = dict(sorted(out[side].items()))
     return out
 
 
-def feed_cost(value: dict, prices: dict | None = None) -> float:
-    """The cost per client per second of a :func:`feed` run: ``requests × prices["request"] +
-    messages × prices["message"] + connection_seconds × prices["connection_second"]``, divided
-    by clients × seconds. ``prices`` defaults to :data:`PRICES`; missing keys take its values.
-    """
-    where = "feed_cost"
-    if not isinstance(value, dict) or not {"requests", "messages", "connection_seconds"} <= set(value):
-        raise ValueError(f"{where}(value={value!r}): value must be the run.value of scenarios.feed")
-    if prices is None:
-        prices = {}
-    if not isinstance(prices, dict) or not set(prices) <= set(PRICES):
-        raise ValueError(
-            f"{where}(prices={prices!r}): prices must be a dict with keys among {', '.join(PRICES)}"
-        )
-    p = {k: _validate.number(where, f"prices[{k!r}]", prices.get(k, v), minimum=0) for k, v in PRICES.items()}
-    total = (
-        value["requests"] * p["request"]
-        + value["messages"] * p["message"]
-        + value["connection_seconds"] * p["connection_second"]
-    )
-    return total / (value["clients"] * value["seconds"])
+# -- 15_patterns -----------------------------------------------------------------------------
+# Four small systems from seed Advanced 7 (chat, ticker, IoT, ETL); the hybrid is hybrid() above.
+
+CHAT_SCHEDULE = {"ana": [(0.0, None)], "ben": [(0.0, 4.2), (8.2, None)], "chloe": [(6.2, None)]}
 
 
-def feed_sweep(
-    intervals=(0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+def chat_room(
     *,
-    clients: int = 100,
-    rate: float = 0.5,
-    seconds: float = 30.0,
-    hold: float = 30.0,
-    service: float = 0.05,
-    seed: int = 11,
-) -> dict:
-    """:func:`feed` for short polling at each of ``intervals``, then long polling and push, all on
-    the same events. Returns ``{"short 0.5 s": value, ..., "long": value, "push": value}``
-    (the ``run.value`` dicts; the traces are not kept).
+    messages: int = 12,
+    interval: float = 1.0,
+    history: bool = True,
+    schedule: dict | None = None,
+    seed: int = 0,
+) -> Run:
+    """A chat room: messages are **pushed** to the members online; presence is pushed too.
+
+    ``schedule`` maps each member to the ``(join, leave)`` times of their sessions (``leave``
+    None: stays to the end); default :data:`CHAT_SCHEDULE` (ana all along, ben leaves at 4.2 s
+    and comes back at 8.2 s, chloe joins late at 6.2 s). Every ``interval`` s from t = 0.5 s an
+    online member (in turn) sends one of ``messages`` messages: the server appends it to the
+    room's history (a :class:`Log`) and publishes it on the room's :class:`PubSub`. A member
+    offline at that moment does not get it. With ``history=True`` a member who (re)joins first
+    subscribes, then **pulls** what it missed from the history: from its *cursor* (the log offset
+    after the last message it has, carried by each pushed message), skipping anything pushed
+    meanwhile.
+
+    Every member records a ``seen`` event per message (``via="push"`` or ``"history"``).
+    ``run.value``: per member ``{"live", "history", "missed", "sessions"}`` (missed: never seen
+    at all), ``"sent"``, and ``"online"``: the presence timeline ``[(time, member, online)]``
+    as the presence events published it.
     """
-    if not isinstance(intervals, (list, tuple)) or not intervals:
+    where = "chat_room"
+    _validate.integer(where, "messages", messages, minimum=1)
+    interval = _validate.number(where, "interval", interval, positive=True)
+    if not isinstance(history, bool):
+        raise TypeError(f"{where}(history={history!r}): history must be True or False")
+    schedule = CHAT_SCHEDULE if schedule is None else schedule
+    if not isinstance(schedule, dict) or not schedule:
         raise ValueError(
-            f"feed_sweep(intervals={intervals!r}): intervals must be a non-empty list of seconds"
+            f"{where}(schedule={schedule!r}): schedule must be a dict {{member: [(join, leave), ...]}}"
         )
-    common = dict(clients=clients, rate=rate, seconds=seconds, hold=hold, service=service, seed=seed)
-    out = {f"short {i:g} s": feed("short", interval=i, **common).value for i in intervals}
-    out["long"] = feed("long", **common).value
-    out["push"] = feed("push", **common).value
+    for member, sessions in schedule.items():
+        _validate.name(where, "schedule member", member)
+        last = -1.0
+        for session in sessions:
+            ok = isinstance(session, tuple) and len(session) == 2
+            join, leave = session if ok else (None, None)
+            ok = ok and isinstance(join, (int, float)) and join >= max(last, 0)
+            ok = ok and (leave is None or (isinstance(leave, (int, float)) and leave > join))
+            if not ok:
+                raise ValueError(
+                    f"{where}(schedule={{{member!r}: {sessions!r}}}): each member needs (join, leave) "
+                    "sessions in time order with leave > join (leave None: stays)"
+                )
+            last = float("inf") if leave is None else leave
+    return simulate(lambda lab: _chat_room(lab, messages, interval, history, schedule), seed=seed)
+
+
+async def _chat_room(lab, messages, interval, history, schedule):
+    trace = lab.trace
+    room = PubSub("room")
+    log = Log("room-history")
+    seen: dict[str, set] = {m: set() for m in schedule}
+    online: dict[str, bool] = dict.fromkeys(schedule, False)
+    roster: dict[str, set] = {m: set() for m in schedule}  # who each member believes is online
+    cursor: dict[str, int] = dict.fromkeys(schedule, 0)  # next history offset each member lacks
+
+    def heard(message, member: str) -> None:  # presence pushed to everyone online
+        who, is_online = message.data["member"], message.data["online"]
+        (roster[member].add if is_online else roster[member].discard)(who)
+
+    async def join(member: str) -> None:
+        online[member] = True
+        trace.record("presence", member, "room", None, online=True)
+
+        def got(message, member=member):
+            n = message.data["n"]
+            cursor[member] = max(cursor[member], message.data["offset"] + 1)
+            if n not in seen[member]:
+                seen[member].add(n)
+                trace.record("seen", member, None, n, via="push")
+
+        # Subscribe first, then read the history: nothing can slip in between the two.
+        room.subscribe("chat", got, name=member)
+        room.subscribe("presence", lambda m, member=member: heard(m, member), name=f"{member}:presence")
+        roster[member] = {m for m, on in online.items() if on}  # the server's roster on joining
+        await room.publish("presence", {"member": member, "online": True}, sender=member)
+        if history:  # pull from the member's cursor: the offset after the last message it has
+            reader = Consumer(log, group=member, name=member)
+            reader.seek(0, cursor[member])
+            while records := await reader.poll(max_records=50, timeout=0):
+                for rec in records:
+                    cursor[member] = max(cursor[member], rec.offset + 1)
+                    n = rec.value["n"]
+                    if n not in seen[member]:  # pushed meanwhile: already on screen
+                        seen[member].add(n)
+                        trace.record("seen", member, None, n, via="history")
+            await reader.close()
+
+    async def leave(member: str) -> None:
+        online[member] = False
+        trace.record("presence", member, "room", None, online=False)
+        for sub in room.subscriptions:
+            if sub.name in (member, f"{member}:presence"):
+                sub.close()
+        await room.publish("presence", {"member": member, "online": False}, sender=member)
+
+    async def member_life(member: str, sessions) -> None:
+        for start, end in sessions:
+            await sleep(max(0.0, start - lab.now()))
+            await join(member)
+            if end is None:
+                return
+            await sleep(end - lab.now())
+            await leave(member)
+
+    lives = [asyncio.ensure_future(member_life(m, s)) for m, s in schedule.items()]
+    await sleep(0.5)
+    sent = []
+    for n in range(messages):
+        speakers = [m for m in schedule if online[m]]
+        if speakers:
+            speaker = speakers[n % len(speakers)]
+            record = await log.append({"n": n, "from": speaker}, sender=speaker)
+            await room.publish("chat", {"n": n, "from": speaker, "offset": record.offset}, sender=speaker)
+            trace.record("said", speaker, "room", n)
+            sent.append(n)
+        if n < messages - 1:
+            await sleep(interval)
+    for life in lives:
+        await life
+    await room.join()
+    value = {
+        "sent": len(sent),
+        "online": presence_timeline(trace),
+        "roster": {m: sorted(r) for m, r in roster.items()},
+    }
+    for member, sessions in schedule.items():
+        mine = trace.filter(kind="seen", actor=member)
+        live = {e.msg for e in mine if e.fields["via"] == "push"}
+        late = {e.msg for e in mine if e.fields["via"] == "history"}
+        value[member] = {
+            "live": len(live),
+            "history": len(late),
+            "missed": len(set(sent) - live - late),
+            "sessions": len(sessions),
+        }
+    return value
+
+
+def presence_timeline(trace) -> list[tuple[float, str, bool]]:
+    """``[(time, member, online)]``: every ``presence`` event of a chat room run, in order."""
+    return [(round(e.time, 9), e.actor, e.fields["online"]) for e in trace.filter(kind="presence")]
+
+
+TICKER_MODES = ("fifo", "latest", "conflate")
+TICKER_SYMBOLS = ("ACME", "BOLT", "CORE", "DYNA", "EPIC", "FLUX", "GRID", "HALO")
+
+
+def ticker(
+    *,
+    mode: str = "conflate",
+    handling: float = 0.2,
+    ticks: int = 200,
+    interval: float = 0.05,
+    symbols: int = 4,
+    seed: int = 0,
+) -> Run:
+    """A stock ticker: ``ticks`` price changes, one every ``interval`` s, **pushed** to two screens.
+
+    Symbol ``i`` (of ``symbols``) changes with weight ``2**-i`` (a busy symbol and quiet ones);
+    prices are random walks drawn from ``lab.rng``. The ``desk`` screen draws each update at once
+    (a plain subscription). The ``phone`` takes ``handling`` s to draw one, fed by ``mode``:
+
+    - ``"fifo"``: every update queued in order (a buffer big enough never to drop);
+    - ``"latest"``: ``PubSub.subscribe(..., buffer=1, overflow="drop_oldest")``, the newest
+      update *of any symbol* waits, every older one is dropped;
+    - ``"conflate"``: a :class:`~pushpull_lab.push.conflate.ConflatingSubscriber`, the newest
+      update *per symbol* waits.
+
+    Each screen records a ``shown`` event when an update is on screen. ``run.value`` per
+    screen: ``received`` (updates pushed to it), ``delivered``, ``saved`` (received −
+    delivered), ``ages`` (seconds from publish to delivery of each delivered update),
+    ``wrong`` (symbols whose final price on screen is not the last published one) and
+    ``lag`` (seconds from the last publish until the screen shows its last update).
+    """
+    from .push.conflate import ConflatingSubscriber
+
+    where = "ticker"
+    _validate.choice(where, "mode", mode, TICKER_MODES)
+    handling = _validate.number(where, "handling", handling, minimum=0)
+    _validate.integer(where, "ticks", ticks, minimum=1)
+    interval = _validate.number(where, "interval", interval, positive=True)
+    _validate.integer(where, "symbols", symbols, minimum=1)
+    if symbols > len(TICKER_SYMBOLS):
+        raise ValueError(
+            f"{where}(symbols={symbols!r}): symbols must be an integer from 1 to {len(TICKER_SYMBOLS)}"
+        )
+
+    async def main(lab):
+        trace = lab.trace
+        names = TICKER_SYMBOLS[:symbols]
+        bus = PubSub("ticker")
+
+        def screen(name: str, seconds: float):
+            async def draw(message):
+                if seconds:
+                    await sleep(seconds)
+                trace.record(
+                    "shown",
+                    name,
+                    None,
+                    message.id,
+                    symbol=message.data["symbol"],
+                    price=message.data["price"],
+                )
+
+            return draw
+
+        bus.subscribe("price.*", screen("desk", 0.0), buffer=ticks, overflow="drop_newest", name="desk")
+        phone = screen("phone", handling)
+        if mode == "fifo":
+            bus.subscribe("price.*", phone, buffer=ticks, overflow="drop_newest", name="phone")
+        elif mode == "latest":
+            bus.subscribe("price.*", phone, buffer=1, overflow="drop_oldest", name="phone")
+        else:
+            ConflatingSubscriber(bus, "price.*", phone, name="phone")
+        prices = dict.fromkeys(names, 100.0)
+        weights = [2.0**-i for i in range(symbols)]
+        for n in range(ticks):
+            symbol = lab.rng.choices(names, weights)[0]
+            prices[symbol] = round(prices[symbol] + lab.rng.choice((-0.05, 0.05)), 2)
+            trace.record("price", "exchange", None, None, symbol=symbol, price=prices[symbol])
+            await bus.publish(
+                f"price.{symbol}", {"symbol": symbol, "price": prices[symbol]}, sender="exchange"
+            )
+            if n < ticks - 1:
+                await sleep(interval)
+        await bus.join()
+        for sub in lab.live:
+            if getattr(sub, "name", None) == "phone":
+                await sub.join()
+
+    run = simulate(main, seed=seed)
+    run.value = ticker_summary(run.trace)
+    return run
+
+
+def ticker_summary(trace) -> dict:
+    """Per screen of a :func:`ticker` run: received, delivered, saved, ages, wrong, lag (from the trace)."""
+    published = trace.filter(kind="publish")
+    last_price = {}
+    for e in trace.filter(kind="price"):
+        last_price[e.fields["symbol"]] = e.fields["price"]
+    out = {}
+    for name in ("desk", "phone"):
+        shown = trace.filter(kind="shown", actor=name)
+        final = {}
+        for e in shown:
+            final[e.fields["symbol"]] = e.fields["price"]
+        delivered = len(trace.filter(kind="deliver", peer=name))
+        out[name] = {
+            "received": len(published),
+            "delivered": delivered,
+            "saved": len(published) - delivered,
+            "ages": [round(a, 9) for a in trace.latencies("publish", "deliver", peer=name)],
+            "staleness": _staleness(trace, name),
+            "wrong": sum(final.get(s) != p for s, p in last_price.items()),
+            "lag": round(shown.end - published.end, 9) if len(shown) else None,
+        }
     return out
+
+
+def _staleness(trace, name: str) -> dict[str, float]:
+    """How out of date ``name``'s screen was while the market moved (first to last publish).
+
+    The price of a symbol on screen is *stale* once a newer price of that symbol has been
+    published; its staleness at time t is t minus that moment (0 while it is the newest).
+    Before a symbol's first price is on screen, it is stale from its first publish. ``mean``
+    averages staleness over time and symbols; ``max`` is the largest staleness reached.
+    """
+    published = trace.filter(kind="publish")
+    if not len(published):
+        return {"mean": 0.0, "max": 0.0}
+    start, end = published.events[0].time, published.end
+    superseded: dict = {}  # message id (or ("none", symbol)) -> when a newer price of its symbol was published
+    newest: dict = {}
+    shown: dict[str, list] = {}
+    for e in published:
+        symbol = e.fields["topic"].split(".", 1)[1]
+        superseded[newest.get(symbol, ("none", symbol))] = e.time
+        newest[symbol] = e.msg
+        shown.setdefault(symbol, [(start, ("none", symbol))])
+    for e in trace.filter(kind="shown", actor=name, until=end):
+        shown[e.fields["symbol"]].append((e.time, e.msg))
+    area = worst = 0.0
+    for spells in shown.values():
+        for (a, value), (b, _) in zip(spells, [*spells[1:], (end, None)]):
+            s = superseded.get(value, float("inf"))
+            if s < b:
+                lo = max(a, s)
+                area += ((b - s) ** 2 - (lo - s) ** 2) / 2
+                worst = max(worst, b - s)
+    window = len(shown) * (end - start)
+    return {"mean": round(area / window, 9) if window else 0.0, "max": round(worst, 9)}
+
+
+IOT_SUBSCRIBERS = {"dashboard": "site/+/+/temperature", "archive": "site/#", "floor-1-alarm": "site/f1/#"}
+
+
+def iot_telemetry(
+    *,
+    qos: int = 1,
+    loss: float = 0.2,
+    readings: int = 30,
+    interval: float = 1.0,
+    floors: int = 2,
+    rooms: int = 2,
+    retry_after: float = 0.5,
+    max_retries: int = 10,
+    seed: int = 0,
+) -> Run:
+    """IoT telemetry over an MQTT-style :class:`~pushpull_lab.push.mqtt.Broker`.
+
+    One sensor per room (``floors`` x ``rooms``) publishes ``readings`` temperature and
+    humidity readings, one pair every ``interval`` s (each sensor starting at a random
+    moment), to ``site/f<floor>/r<room>/temperature`` and ``.../humidity`` at ``qos``, over a
+    radio link that loses each packet with probability ``loss`` (both ways). Three backend
+    subscribers on lossless links use the filters of :data:`IOT_SUBSCRIBERS` at the same QoS.
+
+    ``run.value``: per subscriber ``{"expected", "unique", "lost", "duplicates"}`` where
+    *expected* counts published messages whose topic matches its filter (from the trace's
+    ``publish`` and ``subscribe`` events), and, for the sensors' links, ``sent`` (PUBLISH
+    transmissions), ``resent`` (with the dup flag), ``lost_packets`` and ``gave_up``.
+    """
+    from .push.mqtt import QOS_LEVELS, Broker
+
+    where = "iot_telemetry"
+    _validate.choice(where, "qos", qos, QOS_LEVELS)
+    loss = _validate.number(where, "loss", loss, minimum=0)
+    if loss > 1:
+        raise ValueError(f"{where}(loss={loss!r}): loss must be a probability from 0 to 1")
+    _validate.integer(where, "readings", readings, minimum=1)
+    interval = _validate.number(where, "interval", interval, positive=True)
+    _validate.integer(where, "floors", floors, minimum=1)
+    _validate.integer(where, "rooms", rooms, minimum=1)
+    retry_after = _validate.number(where, "retry_after", retry_after, positive=True)
+    _validate.integer(where, "max_retries", max_retries, minimum=0)
+
+    async def main(lab):
+        broker = Broker("broker")
+        for name, topic_filter in IOT_SUBSCRIBERS.items():
+            broker.connect(name, lambda message: None).subscribe(topic_filter, qos=qos)
+
+        async def sensor(floor: int, room: int):
+            client = broker.connect(
+                f"sensor-f{floor}-r{room}", loss=loss, retry_after=retry_after, max_retries=max_retries
+            )
+            await sleep(lab.rng.uniform(0, interval))
+            for n in range(readings):
+                base = f"site/f{floor}/r{room}"
+                await client.publish(f"{base}/temperature", round(lab.rng.gauss(21, 1), 1), qos=qos)
+                await client.publish(f"{base}/humidity", round(lab.rng.gauss(45, 5)), qos=qos)
+                if n < readings - 1:
+                    await sleep(interval)
+
+        sensors = [
+            asyncio.ensure_future(sensor(f, r)) for f in range(1, floors + 1) for r in range(1, rooms + 1)
+        ]
+        for task in sensors:
+            await task
+        await broker.join()
+
+    run = simulate(main, seed=seed)
+    run.value = iot_summary(run.trace)
+    return run
+
+
+def iot_summary(trace) -> dict:
+    """Per subscriber of an :func:`iot_telemetry` run: expected, unique, lost, duplicates; link counts."""
+    from .push.mqtt import topic_matches
+
+    published = [(e.msg, e.fields["topic"]) for e in trace.filter(kind="publish")]
+    sensors = {e.actor for e in trace.filter(kind="publish")}
+    out: dict = {}
+    for e in trace.filter(kind="subscribe"):
+        name, topic_filter = e.actor, e.fields["filter"]
+        expected = {m for m, topic in published if topic_matches(topic_filter, topic)}
+        copies = [d.msg for d in trace.filter(kind="deliver", peer=name)]
+        unique = set(copies)
+        out[name] = {
+            "expected": len(expected),
+            "unique": len(unique & expected),
+            "lost": len(expected - unique),
+            "duplicates": len(copies) - len(unique),
+        }
+    sends = [e for e in trace.filter(kind="send") if e.actor in sensors]
+    out["sent"] = len(sends)
+    out["resent"] = sum(1 for e in sends if e.fields["dup"])
+    out["lost_packets"] = sum(1 for e in trace.filter(kind="lost") if sensors & {e.actor, e.peer})
+    out["gave_up"] = len(trace.filter(kind="give_up"))
+    return out
+
+
+def etl_job(
+    *,
+    records: int = 100,
+    batch: int = 10,
+    crash_after: int | None = None,
+    per_record: float = 0.01,
+    checkpoint_time: float = 0.05,
+    restart_after: float = 1.0,
+    seed: int = 0,
+) -> Run:
+    """A nightly ETL job **pulls** ``records`` orders from a :class:`Log` in batches, with checkpoints.
+
+    The job is a :class:`Consumer` of group ``warehouse``: ``poll(max_records=batch)``, load
+    each record (``per_record`` s, a ``load`` event), then ``commit()`` — the checkpoint,
+    which costs ``checkpoint_time`` s. With ``crash_after=k`` the first run (``etl-1``) dies
+    right after loading its k-th record, before the next checkpoint; ``restart_after`` s later
+    ``etl-2`` joins the same group and resumes from the last committed offset.
+
+    ``run.value``: ``loaded`` (load events), ``unique``, ``reprocessed`` (loaded − unique),
+    ``checkpoints`` (commits), ``resumed_from`` (the offset etl-2 started at, or None) and
+    ``finished`` (virtual seconds when the last record was loaded and committed).
+    """
+    where = "etl_job"
+    _validate.integer(where, "records", records, minimum=1)
+    _validate.integer(where, "batch", batch, minimum=1)
+    if crash_after is not None:
+        _validate.integer(where, "crash_after", crash_after, minimum=1)
+        if crash_after > records:
+            raise ValueError(
+                f"{where}(crash_after={crash_after!r}): crash_after must be None or an integer from 1 to "
+                f"records={records}"
+            )
+    per_record = _validate.number(where, "per_record", per_record, minimum=0)
+    checkpoint_time = _validate.number(where, "checkpoint_time", checkpoint_time, minimum=0)
+    restart_after = _validate.number(where, "restart_after", restart_after, minimum=0)
+
+    async def main(lab):
+        trace = lab.trace
+        log = Log("orders")
+        for n in range(records):
+            await log.append({"order": n}, sender="shop")
+
+        async def run_job(name: str, crash_at: int | None) -> bool:
+            """Returns True when the log is done, False when this run crashed."""
+            consumer = Consumer(log, group="warehouse", name=name)
+            loaded = 0
+            while records_ := await consumer.poll(max_records=batch, timeout=0):
+                for rec in records_:
+                    await sleep(per_record)
+                    trace.record("load", name, "warehouse", rec.id, offset=rec.offset)
+                    loaded += 1
+                    if loaded == crash_at:
+                        trace.record("crash", name, None, None, loaded=loaded)
+                        await consumer.close()  # gone without committing
+                        return False
+                await sleep(checkpoint_time)
+                await consumer.commit()
+            await consumer.close()
+            return True
+
+        if not await run_job("etl-1", crash_after):
+            await sleep(restart_after)
+            await run_job("etl-2", None)
+
+    run = simulate(main, seed=seed)
+    run.value = etl_summary(run.trace)
+    return run
+
+
+def etl_summary(trace) -> dict:
+    """What an :func:`etl_job` run did, from its trace."""
+    loads = trace.filter(kind="load")
+    second = loads.filter(actor="etl-2")
+    commits = trace.filter(kind="commit")
+    return {
+        "loaded": len(loads),
+        "unique": len({e.msg for e in loads}),
+        "reprocessed": len(loads) - len({e.msg for e in loads}),
+        "checkpoints": len(commits),
+        "resumed_from": second.events[0].fields["offset"] if len(second) else None,
+        "finished": round(commits.end, 9),
+    }

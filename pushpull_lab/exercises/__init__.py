@@ -23,7 +23,10 @@ from . import (  # noqa: F401  (imported to register their checks)
     nb09_protocols,
     nb10_scaling,
     nb11_latency_vs_resources,
+    nb12_backpressure,
     nb13_reliability,
+    nb14_security,
+    nb15_patterns,
 )
 from ._core import Verdict, available, check
 
