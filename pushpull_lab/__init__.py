@@ -19,19 +19,25 @@ a widget or a Redis backend is first used.
 
 from .clock import Run, VirtualTimeLoop, simulate, sleep
 from .errors import BackgroundTaskError, BufferFullError, DeadlockError, LabError, VirtualTimeError
+from .flow import CreditChannel, PrefetchConsumer, PrefetchQueue
 from .lab import Lab, current_lab, use_lab
 from .pull import Idempotent, Job, Poll, PollingClient, PollingServer, Queue, QueueEvents, Worker
 from .pull.log import Consumer, Log, Record
 from .pull.poller import long_poll, short_poll
 from .push import (
+    Broker,
+    ConflatingSubscriber,
+    DestinationPolicy,
     EventEmitter,
     Message,
+    MqttClient,
     PubSub,
     SSEClient,
     SSEServer,
     Subscription,
     WebhookReceiver,
     WebhookSender,
+    WebhookVerifier,
     WebSocketClient,
     WebSocketServer,
 )
@@ -41,9 +47,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackgroundTaskError",
+    "Broker",
     "BufferFullError",
+    "ConflatingSubscriber",
     "Consumer",
+    "CreditChannel",
     "DeadlockError",
+    "DestinationPolicy",
     "Event",
     "EventEmitter",
     "Idempotent",
@@ -52,9 +62,12 @@ __all__ = [
     "LabError",
     "Log",
     "Message",
+    "MqttClient",
     "Poll",
     "PollingClient",
     "PollingServer",
+    "PrefetchConsumer",
+    "PrefetchQueue",
     "PubSub",
     "Queue",
     "QueueEvents",
@@ -71,6 +84,7 @@ __all__ = [
     "WebSocketServer",
     "WebhookReceiver",
     "WebhookSender",
+    "WebhookVerifier",
     "Worker",
     "__version__",
     "current_lab",
@@ -82,7 +96,17 @@ __all__ = [
 ]
 
 
-_LAZY_SUBMODULES = ("viz", "widgets", "exercises", "redis_server", "advisor", "doctor", "theory")
+_LAZY_SUBMODULES = (
+    "viz",
+    "widgets",
+    "exercises",
+    "redis_server",
+    "advisor",
+    "capstone",
+    "doctor",
+    "tenants",
+    "theory",
+)
 
 
 def __getattr__(name):
