@@ -197,7 +197,24 @@ class HttpServer:
         self.port = self._listener.sockets[0].getsockname()[1]
         self.url = f"{self._scheme}://{HOST}:{self.port}{self.path}"
         self.lab.trace.record("listen", self.name, None, url=self.url)
+        # Registered like workers: re-running the cell that started it replaces it, and
+        # %pushpull stop (or the kernel shutting down) closes it.
+        self.lab.register("http_server", self.name, self)
         return self
+
+    @property
+    def closed(self) -> bool:
+        return self.closing
+
+    def _close_now(self) -> None:
+        """Close from synchronous code (the lab's registry): schedule :meth:`close` on the loop."""
+        if self._runner is None or self.closing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop left (interpreter exit): the sockets die with the process
+            return
+        self._closing_task = loop.create_task(self.close(), name=f"close:{self.name}")
 
     async def close(self) -> None:
         """Stop accepting, end open streams and held requests, close every connection."""
@@ -210,6 +227,7 @@ class HttpServer:
             await self._runner.cleanup()
             await self._listener.wait_closed()
         finally:
+            self.lab.unregister("http_server", self.name, self)
             self.lab.trace.record("closed", self.name, None, open=len(self._open))
 
     async def __aenter__(self):

@@ -269,3 +269,20 @@ def test_connections_and_bytes_are_traced():
     (gone,) = trace.filter(kind="disconnect").events
     assert gone.fields["requests"] == 10
     assert gone.fields["bytes_in"] > 10 * 50 and gone.fields["bytes_out"] > 10 * 100
+
+
+def test_a_server_is_registered_so_a_rerun_or_close_all_closes_it():
+    """Starting a server with a live one's name closes the old one; lab.close_all() closes the rest."""
+
+    async def main():
+        lab = ppl.Lab()
+        first = await ppl.PollingServer(name="feed", lab=lab).start()
+        second = await ppl.PollingServer(name="feed", lab=lab).start()
+        await asyncio.sleep(0.05)  # the replaced server closes in a task
+        assert first.closed and not second.closed
+        assert lab.live == [second]
+        assert lab.close_all() == 1
+        await asyncio.sleep(0.05)
+        assert second.closed and lab.live == []
+
+    asyncio.run(main())
