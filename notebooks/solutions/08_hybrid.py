@@ -6,7 +6,8 @@
 my_interval = 0.5
 print(ppl.exercises.check("08.poll-often-enough", my_interval))
 
-# b) Each transcoder holds 1 clip in hand plus a buffer of 2: 2 x 3 = 6. The 7th upload
-#    arrives (at 0.6 s) while both are busy and both buffers are full, so it is dropped.
-my_burst = 6
+# b) Uploads come 0.1 s apart and a clip takes 2 s, so during the burst no transcoder
+#    finishes anything: each holds 1 clip in hand plus a buffer of 4, and 3 x 5 = 15 fit.
+#    The 16th upload (at 1.5 s) finds every buffer full and is dropped.
+my_burst = 15
 ppl.exercises.check("08.largest-safe-burst", my_burst)

@@ -40,20 +40,23 @@ def _poll_often_enough(answer: Any) -> tuple[bool, str]:
     return False, f"{answer:g} s misses nothing, but a longer interval does too: try larger ones."
 
 
+_BURST = {"design": "all_push", "workers": 3, "buffer": 4}
+
+
 @exercise(
     "08.largest-safe-burst",
-    "In scenarios.hybrid(design='all_push') with the defaults (2 transcoders, buffer=2, uploads 0.1 s "
-    "apart), what is the largest number of uploads that loses none?",
+    "In scenarios.hybrid(design='all_push', workers=3, buffer=4) (uploads 0.1 s apart, 2 s per clip), "
+    "what is the largest number of uploads that loses none?",
 )
 def _largest_safe_burst(answer: Any) -> tuple[bool, str]:
     if isinstance(answer, bool) or not isinstance(answer, int) or answer < 1:
         return False, f"answer with a whole number of uploads, not {answer!r}."
-    lost = {n: scenarios.hybrid(design="all_push", uploads=n).value["lost"] for n in (answer, answer + 1)}
+    lost = {n: scenarios.hybrid(uploads=n, **_BURST).value["lost"] for n in (answer, answer + 1)}
     if lost[answer]:
         return False, f"{answer} uploads already lose {lost[answer]}: count what each transcoder can hold."
     if not lost[answer + 1]:
         return False, f"{answer + 1} uploads still lose nothing: the largest safe burst is bigger."
     return True, (
-        f"{answer} = 2 transcoders x (1 in hand + 2 buffered); upload {answer + 1} is dropped. With a queue "
+        f"{answer} = 3 transcoders x (1 in hand + 4 buffered); upload {answer + 1} is dropped. With a queue "
         "in between (the hybrid), any burst waits instead of being lost."
     )

@@ -149,6 +149,17 @@ class LiveMonitor:
         self.button.disabled = True
         self._refresh(figure=True)
 
+    def refresh(self) -> None:
+        """Redraw the table and the figure now, from the calling cell.
+
+        The refreshing task belongs to the cell that made the monitor; a tool that records
+        widget state cell by cell (nbconvert, when it saves a notebook) keeps only what a
+        cell drew while it ran. Calling this at the end of a later cell saves the final state.
+        """
+        self._refresh(figure=True)
+        for widget in (self.status, self.table, self.image):  # sent even if unchanged
+            widget.send_state("value")
+
     # -- refreshing ---------------------------------------------------------------------
     def _tick(self) -> None:
         now = time.monotonic()
@@ -163,7 +174,7 @@ class LiveMonitor:
             self.table.value = self._table_html()
             if figure:
                 started = time.perf_counter()
-                self.image.value = to_png(self._figure(), dpi=72)
+                self.image.value = to_png(self._figure(), dpi=96)
                 self.draw_seconds = time.perf_counter() - started
                 self._drawn_at = time.monotonic()
                 self._depth_changed = False
@@ -331,6 +342,19 @@ class LiveMonitor:
             return f"<b>stopped</b> at t = {t:.1f} s (lab clock) after {self.ticks} refreshes"
         return f"<b>live</b>: t = {t:.1f} s (lab clock), refreshing every {self.every:g} s"
 
+    def _depth_points(self, series, start: float, now: float) -> tuple[list[float], list[int]]:
+        """Step points: each slot shows its peak for the slot, then its last depth until the next."""
+        times, values = [], []
+        for j, (slot, peak, last) in enumerate(series):
+            times.append(max(start, slot * self._slot))
+            values.append(peak)
+            ends = (slot + 1) * self._slot
+            following = series[j + 1][0] * self._slot if j + 1 < len(series) else now
+            if ends < following:
+                times.append(max(start, ends))
+                values.append(last)
+        return [*times, now], [*values, series[-1][2]]
+
     def _figure(self):
         now = self.lab.now()
         start = max(0.0, now - self.window)
@@ -339,8 +363,7 @@ class LiveMonitor:
         for i, (name, series) in enumerate(self._depth.items()):
             if not series:
                 continue
-            times = [max(start, s * self._slot) for s, _, _ in series] + [now]
-            values = [peak for _, peak, _ in series] + [series[-1][2]]
+            times, values = self._depth_points(series, start, now)
             ax.step(times, values, where="post", color=series_colour(i), lw=1.4, label=name)
             drawn += 1
         ax.set_xlim(start, max(now, start + 1e-9))

@@ -108,6 +108,17 @@ class JobProgress:
             )
         self.table.value = "<table>" + "".join(rows) + "</table>" if rows else ""
 
+    def refresh(self) -> None:
+        """Draw the board now, from the calling cell (see :meth:`LiveMonitor.refresh
+        <pushpull_lab.widgets.monitor.LiveMonitor.refresh>` for why a saved notebook needs it)."""
+        if self._redraw is not None:
+            self._redraw.cancel()
+        self._render()
+        # Sent even when the values did not change: the background redraw may have set them
+        # already, in a message that belongs to another cell.
+        self.title.send_state("value")
+        self.table.send_state("value")
+
     async def close(self) -> None:
         """Stop listening (the board keeps its last state)."""
         if self._redraw is not None:

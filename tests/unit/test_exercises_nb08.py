@@ -21,11 +21,11 @@ def test_poll_often_enough_wrong_answers_get_a_reason(wrong, says):
 
 
 def test_largest_safe_burst_accepts_workers_times_one_plus_buffer():
-    """2 transcoders x (1 + buffer 2) = 6 uploads fit; the 7th is dropped."""
-    assert ppl.exercises.check("08.largest-safe-burst", 6)
+    """3 transcoders x (1 + buffer 4) = 15 uploads fit; the 16th is dropped."""
+    assert ppl.exercises.check("08.largest-safe-burst", 15)
 
 
-@pytest.mark.parametrize(("wrong", "says"), [(7, "already lose"), (4, "bigger"), (0, "whole number")])
+@pytest.mark.parametrize(("wrong", "says"), [(16, "already lose"), (6, "bigger"), (0, "whole number")])
 def test_largest_safe_burst_wrong_answers_get_a_reason(wrong, says):
     """Too many loses uploads, too few is not the largest, zero is refused."""
     verdict = ppl.exercises.check("08.largest-safe-burst", wrong)

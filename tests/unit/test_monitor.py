@@ -141,3 +141,38 @@ def test_a_new_monitor_on_the_same_lab_stops_the_old_one_and_a_dropped_one_leave
         assert task.done()
 
     asyncio.run(main())
+
+
+def test_refresh_redraws_now_without_waiting_for_the_task():
+    """refresh() updates the table and figure at once, e.g. at the end of a later cell."""
+
+    async def main():
+        lab = ppl.Lab()
+        queue = ppl.Queue("jobs", lab=lab)
+        monitor = ppl.widgets.monitor(lab, every=60.0)
+        ticks = monitor.ticks
+        await queue.add("job", {})
+        monitor.refresh()
+        assert monitor.ticks == ticks + 1
+        assert "waiting <b>1</b>" in monitor.table.value
+        assert bytes(monitor.image.value).startswith(b"\x89PNG")
+        monitor.stop()
+        await queue.close()
+
+    asyncio.run(main())
+
+
+def test_depth_figure_holds_a_slots_peak_only_for_that_slot():
+    """Three jobs added and two taken at once: the curve peaks at 3, then stays at the last depth, 1."""
+
+    async def main():
+        lab = ppl.Lab()
+        monitor = ppl.widgets.monitor(lab, every=60.0, window=10.0)
+        series = [[4, 3, 1], [20, 1, 0]]  # slot 4: peak 3, ended at 1; slot 20: ended at 0
+        times, values = monitor._depth_points(series, 0.0, 5.0)
+        slot = monitor._slot
+        assert times == [4 * slot, 5 * slot, 20 * slot, 21 * slot, 5.0]
+        assert values == [3, 1, 1, 0, 0]
+        monitor.stop()
+
+    asyncio.run(main())

@@ -76,3 +76,21 @@ def test_board_refuses_virtual_time_and_bad_limit():
             ppl.widgets.job_progress("video", limit=0, lab=ppl.Lab())
 
     asyncio.run(bad())
+
+
+def test_refresh_draws_at_once_from_the_caller():
+    """refresh() renders the board now instead of after the coalescing delay."""
+
+    async def main():
+        lab = ppl.Lab()
+        board = ppl.widgets.job_progress("q", lab=lab)
+        await board.events.ready()
+        queue = ppl.Queue("q", lab=lab)
+        job = await queue.add("j", {})
+        await _until(lambda: board.received >= 1)
+        board.refresh()
+        assert f"job {job.id}" in board.table.value and "1 waiting" in board.title.value
+        await board.close()
+        await queue.close()
+
+    asyncio.run(main())
