@@ -27,6 +27,7 @@ from . import (  # noqa: F401  (imported to register their checks)
     nb13_reliability,
     nb14_security,
     nb15_patterns,
+    nb16_choosing,
 )
 from ._core import Verdict, available, check
 
