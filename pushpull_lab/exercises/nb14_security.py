@@ -14,14 +14,14 @@ SSRF_URLS = {
     "b": "http://10.20.0.7:8080/admin",
     "c": "http://169.254.169.254/latest/meta-data/",
     "d": "http://localhost:9000/hook",
-    "e": "https://[2606:4700::1111]/hook",
+    "e": "http://[::ffff:93.184.216.34]/hook",
     "f": "http://partner:s3cret@93.184.216.34/hook",
     "g": "http://[::ffff:10.0.0.1]/hook",
 }
 """The webhook URLs users "registered" in exercise a) of notebook 14."""
 
-TOLERANCES = tuple(range(30, 601, 30))
-"""The tolerances exercise b) considers: 30, 60, ... 600 s."""
+TOLERANCES = tuple(range(100, 601, 100))
+"""The tolerances exercise b) considers: 100, 200, ... 600 s."""
 
 
 def refused_urls() -> dict[str, str]:
@@ -73,7 +73,10 @@ def _ssrf_urls(answer: Any) -> tuple[bool, str]:
             f"{', '.join(missed)} {'is' if len(missed) == 1 else 'are'} refused too: look at the host"
         )
     if wrong:
-        parts.append(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} a public address: allowed")
+        parts.append(
+            f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} a public address: allowed "
+            "(an IPv4-mapped ::ffff:a.b.c.d is judged by the IPv4 address inside)"
+        )
     return False, "; ".join(parts) + "."
 
 
@@ -90,8 +93,8 @@ def _band() -> tuple[int, int] | None:
 
 @exercise(
     "14.tolerance-band",
-    "In scenarios.webhook_window (replay_cache=200, 0.5 deliveries/s), which tolerances from "
-    "30, 60, ... 600 s accept every delivery (no 401 for a clock, no 503)? Answer (smallest, largest).",
+    "In scenarios.webhook_window (its defaults: replay_cache=220, 0.5 deliveries/s), which tolerances "
+    "from 100, 200, ... 600 s accept every delivery (no 401 for a clock, no 503)? Answer (smallest, largest).",
 )
 def _tolerance_band(answer: Any) -> tuple[bool, str]:
     if (
@@ -101,14 +104,18 @@ def _tolerance_band(answer: Any) -> tuple[bool, str]:
     ):
         return False, f"answer with two whole numbers of seconds, (smallest, largest), not {answer!r}."
     low, high = answer
+    if low not in TOLERANCES or high not in TOLERANCES:
+        return False, f"both ends must be among {', '.join(map(str, TOLERANCES))} s, not {answer!r}."
     band = _band()
     skew = max(abs(s) for s in scenarios.PARTNER_SKEWS.values())
     if band is None:  # pragma: no cover - the scenario's defaults always leave a band
         return False, "no tolerance accepts every delivery with these settings."
     if (low, high) == band:
+        peak = scenarios.webhook_window(tolerance=high).value["peak_remembered"]
         return True, (
             f"from {band[0]} s to {band[1]} s. Below, the clock {skew:g} s behind is refused (401); "
-            f"above, the receiver must remember about 0.5/s x tolerance ids, more than its 200 "
+            f"the cache needs about 0.5/s x tolerance ids: {0.5 * high:g} at {high} s (measured peak: "
+            f"{peak} of 220), {0.5 * (high + 100):g} at {high + 100} s, more than its 220 "
             "(503, and the senders' retries pile up)."
         )
     hints = []

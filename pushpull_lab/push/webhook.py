@@ -12,8 +12,9 @@
 ``Webhook-Id``         the delivery id (a random ``whd_...``; the same on every retry of it)
 ``Webhook-Timestamp``  Unix time in whole seconds when this attempt was signed
 ``Webhook-Signature``  ``v1=<hex>``: HMAC-SHA256 with the shared secret over
-                       ``timestamp + "." + body``; several space-separated entries are allowed
-                       (a sender in the middle of a secret rotation signs with both secrets)
+                       ``timestamp + "." + body``; up to :data:`MAX_SIGNATURES` space-separated
+                       entries are allowed (a sender in the middle of a secret rotation signs
+                       with both secrets); more is a 400
 
 The delivery id is also inside the signed body, and the receiver requires the two to agree:
 otherwise an attacker could replay a captured request under a fresh id header and slip past
@@ -22,7 +23,9 @@ the replay cache.
 **Verifying** (:class:`WebhookReceiver`), in this order, each failure answered with a 4xx and
 recorded as a ``reject`` event with its ``reason``:
 
-1. the three headers are present and the timestamp is an integer (else 400);
+1. the three headers are present, the timestamp is an integer and the signature header has
+   at most :data:`MAX_SIGNATURES` entries (else 400: a header of many guesses must not buy
+   an attacker many tries per request);
 2. one of the signatures matches one of the receiver's secrets, compared with
    :func:`hmac.compare_digest` so the time taken does not leak how many characters matched
    (else 401);
@@ -33,6 +36,8 @@ recorded as a ``reject`` event with its ``reason``:
    inside the window are caught here. Ids are remembered for ``tolerance`` seconds past their
    timestamp — after that, step 3 rejects them anyway — and at most ``replay_cache`` of them;
    a full cache answers 503 (retry later) rather than forget an id that could still be replayed.
+   Expired ids are forgotten at the start of **every** request, whatever its verdict, so a
+   receiver that gets only rejected requests (replays, forgeries) still empties its cache.
 
 These rules live in :class:`WebhookVerifier`, which takes the clock as a parameter (so the
 same rules also run in virtual time); the receiver passes it ``time.time()``.
@@ -52,10 +57,12 @@ Every attempt is a ``webhook`` event (push: the sender initiates), every failed 
 **Where a sender may deliver** (:class:`DestinationPolicy`): a webhook URL usually comes
 from a user, and a sender inside a network that POSTs wherever it is told is a
 server-side request forgery (SSRF) tool. So a sender refuses non-http(s) URLs, URLs with
-credentials, and hosts that are or resolve to loopback, private, link-local (the cloud
-metadata address 169.254.169.254) or other internal addresses — unless their ``host:port``
-is allowed explicitly (``WebhookSender(url, secret, allow=["127.0.0.1:8080"])``; the lab's
-own receivers are allowed by default). Names are checked when the connection is made, on
+credentials, and hosts that are or resolve to any address that is not globally reachable
+(see :func:`why_internal`: loopback, private, link-local — the cloud metadata address
+169.254.169.254 —, IANA special-purpose ranges, and IPv6 addresses that embed such an IPv4
+address) — unless their ``host:port`` is allowed explicitly
+(``WebhookSender(url, secret, allow=["127.0.0.1:8080"])``; the lab's own receivers are
+allowed by default, see :class:`DestinationPolicy`). Names are checked when the connection is made, on
 every address they resolve to; redirects are never followed. A refusal raises
 :class:`DestinationRefusedError` from ``send`` and is a ``reject`` event by the sender.
 
@@ -71,13 +78,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import hmac
 import ipaddress
 import json
 import socket
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +102,8 @@ ID_HEADER = "Webhook-Id"
 TIMESTAMP_HEADER = "Webhook-Timestamp"
 SIGNATURE_HEADER = "Webhook-Signature"
 RETRIABLE_STATUSES = frozenset({408, 429})
+MAX_SIGNATURES = 4
+"""At most this many ``v1=`` entries in one ``Webhook-Signature`` header (rotation needs 2)."""
 
 
 class WebhookDeliveryError(LabError):
@@ -121,8 +131,13 @@ def signature_matches(secrets: list[bytes], timestamp: str, body: bytes, header:
     """True if one ``v1=`` entry of ``header`` is the signature of ``body`` under one of ``secrets``.
 
     Every comparison goes through :func:`hmac.compare_digest` (constant time in the length).
+    A header with more than :data:`MAX_SIGNATURES` entries never matches: otherwise one
+    request could carry thousands of guesses (and cost the receiver thousands of HMACs).
     """
-    candidates = [e[3:].encode("utf-8", "replace") for e in header.split() if e.startswith("v1=")]
+    entries = header.split()
+    if len(entries) > MAX_SIGNATURES:
+        return False
+    candidates = [e[3:].encode("utf-8", "replace") for e in entries if e.startswith("v1=")]
     ok = False
     for key in secrets:
         expected = sign(key, timestamp, body)[3:].encode()
@@ -183,7 +198,8 @@ class WebhookVerifier:
             self._secrets = [_secret_bytes(where, "secret", secret)]
         self.tolerance = _validate.number(where, "tolerance", tolerance, positive=True)
         self.replay_cache = _validate.integer(where, "replay_cache", replay_cache, minimum=1)
-        self._seen: OrderedDict[str, int] = OrderedDict()  # delivery id -> its timestamp
+        self._seen: dict[str, int] = {}  # delivery id -> its timestamp
+        self._expiry: list[tuple[int, str]] = []  # a heap of (timestamp, id): the oldest first
         self._in_progress: set[str] = set()
 
     @property
@@ -191,16 +207,23 @@ class WebhookVerifier:
         """Delivery ids held right now (accepted and still inside the window, or being handled)."""
         return len(self._seen) + len(self._in_progress)
 
-    def _forget_expired(self, now: float) -> None:
-        # Ids are remembered in arrival order; one whose timestamp left the window can go
-        # (step 3 rejects a replay of it). Arrival order is close to timestamp order, so
-        # look at every entry rather than stop at the first fresh one.
-        for delivery_id, ts in list(self._seen.items()):
-            if ts < now - self.tolerance:
+    def forget_expired(self, now: float) -> int:
+        """Forget every id whose timestamp left the window at ``now``; returns how many went.
+
+        Safe: step 3 rejects a replay of such an id anyway. :meth:`verify` calls it first,
+        on every request; call it yourself to prune on a timer while no request arrives.
+        """
+        forgotten = 0
+        while self._expiry and self._expiry[0][0] < now - self.tolerance:
+            ts, delivery_id = heapq.heappop(self._expiry)
+            if self._seen.get(delivery_id) == ts:
                 del self._seen[delivery_id]
+                forgotten += 1
+        return forgotten
 
     def verify(self, headers: Any, body: bytes, now: float) -> Verification:
         """Check one request (``headers``: a mapping; ``body``: the exact bytes) at time ``now``."""
+        self.forget_expired(now)  # on every request, rejected ones included
         delivery_id = headers.get(ID_HEADER)
         timestamp = headers.get(TIMESTAMP_HEADER)
         signature = headers.get(SIGNATURE_HEADER)
@@ -217,6 +240,8 @@ class WebhookVerifier:
             return Verification(400, "missing header " + ", ".join(missing), delivery_id)
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             return Verification(400, "timestamp is not an integer", delivery_id)
+        if len(signature.split()) > MAX_SIGNATURES:
+            return Verification(400, f"more than {MAX_SIGNATURES} signatures", delivery_id)
         if not signature_matches(self._secrets, timestamp, body, signature):
             return Verification(401, "bad signature", delivery_id)
         ts = int(timestamp)
@@ -230,7 +255,6 @@ class WebhookVerifier:
             return Verification(400, "body id does not match the Webhook-Id header", delivery_id, ts)
         if delivery_id in self._seen or delivery_id in self._in_progress:
             return Verification(409, "replayed delivery id", delivery_id, ts)
-        self._forget_expired(now)
         if self.remembered >= self.replay_cache:
             return Verification(503, "replay cache full", delivery_id, ts)
         return Verification(0, None, delivery_id, ts, payload)
@@ -244,6 +268,7 @@ class WebhookVerifier:
         self._in_progress.discard(verdict.delivery_id)
         if accepted:
             self._seen[verdict.delivery_id] = verdict.timestamp
+            heapq.heappush(self._expiry, (verdict.timestamp, verdict.delivery_id))
 
 
 @dataclass(frozen=True)
@@ -314,26 +339,92 @@ _INTERNAL = (  # the most specific reason first: 0.0.0.0 and 169.254.x.x are "pr
 _PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )  # what "private" means to a reader; Python's is_private also covers documentation ranges
+_NOT_GLOBAL = tuple(  # IANA special-purpose ranges that are not globally reachable (or N/A)
+    (ipaddress.ip_network(n), why)
+    for n, why in (
+        ("0.0.0.0/8", "'this network' (0.0.0.0/8)"),
+        ("100.64.0.0/10", "shared address space of carrier-grade NAT (100.64.0.0/10)"),
+        ("192.0.0.0/24", "IETF protocol assignments (192.0.0.0/24, not globally reachable)"),
+        ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+        ("192.88.99.0/24", "the deprecated 6to4 relay anycast range (192.88.99.0/24)"),
+        ("198.18.0.0/15", "benchmarking (198.18.0.0/15)"),
+        ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+        ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+        ("240.0.0.0/4", "reserved (240.0.0.0/4)"),
+        ("::/96", "the deprecated IPv4-compatible range (::/96)"),
+        ("::ffff:0:0/96", "IPv4-mapped (::ffff:0:0/96)"),
+        ("64:ff9b:1::/48", "local-use NAT64 (64:ff9b:1::/48)"),
+        ("100::/64", "discard-only (100::/64)"),
+        ("2001::/23", "IETF protocol assignments (2001::/23, Teredo included)"),
+        ("2001:db8::/32", "documentation (2001:db8::/32)"),
+        ("3fff::/20", "documentation (3fff::/20)"),
+        ("5f00::/16", "segment routing (5f00::/16)"),
+        ("fec0::/10", "deprecated site-local (fec0::/10)"),
+    )
+)
+_EMBEDDING = (  # IPv6 ranges that carry an IPv4 address, and where
+    (ipaddress.ip_network("::ffff:0:0/96"), "IPv4-mapped"),
+    (ipaddress.ip_network("::/96"), "IPv4-compatible"),
+    (ipaddress.ip_network("64:ff9b::/96"), "NAT64"),
+    (ipaddress.ip_network("64:ff9b:1::/48"), "local-use NAT64"),
+    (ipaddress.ip_network("2002::/16"), "6to4"),
+    (ipaddress.ip_network("2001::/32"), "Teredo"),
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Receivers started by each lab, as (host, port): trusted by a policy with lab_receivers=True.
 _LAB_RECEIVERS: WeakKeyDictionary[Lab, set[tuple[str, int]]] = WeakKeyDictionary()
 
 
-def why_internal(address: str) -> str | None:
-    """Why the IP ``address`` is not a public Internet address (None if it is one).
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address carries, and how (None if it carries none).
 
-    IPv4-mapped IPv6 addresses (``::ffff:127.0.0.1``) are judged by the IPv4 address inside.
+    IPv4-mapped ``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``
+    (and local-use ``64:ff9b:1::/48``), 6to4 ``2002:AABB:CCDD::`` and Teredo ``2001:0::``
+    (the client address, de-obfuscated).
+    """
+    for net, how in _EMBEDDING:
+        if ip in net:
+            if how == "6to4":
+                return ip.sixtofour, how
+            if how == "Teredo":
+                return ip.teredo[1], how
+            if how == "IPv4-compatible" and int(ip) <= 1:
+                return None  # :: and ::1 are the unspecified and loopback addresses
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), how
+    return None
+
+
+def why_internal(address: str) -> str | None:
+    """Why the IP ``address`` may not receive webhooks (None if it is a globally reachable address).
+
+    Refused: every address Python's :mod:`ipaddress` does not call ``is_global``, and — since
+    those tables depend on the Python version — every range of :data:`_NOT_GLOBAL` (the IANA
+    special-purpose ranges that are not globally reachable), multicast and reserved addresses.
+    An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4,
+    Teredo) is refused if that IPv4 address is; an IPv4-mapped one (``::ffff:10.0.0.1``,
+    how a dual-stack socket writes an IPv4 peer) is judged by the IPv4 address alone.
     """
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(ip)
+        if embedded is not None:
+            inner, how = embedded
+            if how == "IPv4-mapped":
+                ip = inner
+            else:
+                reason = why_internal(str(inner))
+                if reason is not None:
+                    return f"an IPv6 address that carries {inner} ({how}), {reason}"
     for attribute, reason in _INTERNAL:
         if getattr(ip, attribute) and (
             attribute != "is_private" or any(ip in net for net in _PRIVATE_NETWORKS)
         ):
             return reason
-    if not ip.is_global or ip.is_private:
-        return "an address that is not globally routable (shared, documentation or test range)"
+    for net, why in _NOT_GLOBAL:
+        if ip.version == net.version and ip in net:
+            return f"an address that is not globally reachable: {why}"
+    if not ip.is_global:
+        return "an address that is not globally reachable (a special-purpose range)"
     return None
 
 
@@ -361,9 +452,13 @@ class DestinationPolicy:
     - schemes other than ``http`` and ``https`` (no ``file://``, ``gopher://`` …);
     - URLs with credentials (``http://user:pw@host/``): secrets do not belong in URLs, and
       ``user@`` is a classic way to disguise the real host;
-    - hosts that are, or **resolve to**, loopback, private, link-local (the cloud metadata
-      address 169.254.169.254), unspecified (0.0.0.0), multicast, reserved or other
-      non-global addresses — every address a name resolves to is checked, not just the first;
+    - hosts that are, or **resolve to**, an address that is not globally reachable
+      (:func:`why_internal`): loopback, private, link-local (the cloud metadata address
+      169.254.169.254), unspecified (0.0.0.0), multicast, reserved, every IANA special-purpose
+      range that is not globally reachable (such as 100.64.0.0/10 and 192.0.0.0/24, checked
+      from the lab's own table, not only Python's, whose tables differ between versions), and
+      IPv6 addresses that carry such an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64,
+      6to4, Teredo) — every address a name resolves to is checked, not just the first;
 
     unless the URL's ``host:port`` is on the explicit ``allow`` list (matched as written in the
     URL; ``http`` means port 80 and ``https`` port 443 when the URL names none).
@@ -372,8 +467,13 @@ class DestinationPolicy:
         allow: ``"host:port"`` entries that may be reached even though they are internal,
             e.g. ``["127.0.0.1:8080"]`` for a receiver you run yourself.
         lab_receivers: also allow the ``host:port`` of every :class:`WebhookReceiver` the
-            sender's own lab has started (default True: the lab's demos deliver to their own
-            loopback receivers). Set False for a sender that only trusts ``allow``.
+            sender's own lab has started. Set False for a sender that only trusts ``allow``.
+            **This is an exception inside a security control**, and the default is True only
+            for the teaching notebooks: notebook 09 and its exercise checks deliver to their own
+            loopback receivers without an ``allow`` list, and they are maintained separately.
+            A production sender must not rely on it: a receiver the platform itself started in
+            the same process is rarely what a user's URL should reach. Use
+            ``lab_receivers=False`` and an explicit ``allow`` (notebook 14 does).
 
     **What is and is not covered.** Names are resolved when the connection is made, by the
     resolver of the sender's HTTP session, and the connection goes only to addresses this

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 import pushpull_lab as ppl
+from pushpull_lab import scenarios
 from pushpull_lab._http import HttpServer
 from pushpull_lab.pull import http_polling
 from pushpull_lab.push.webhook import (
@@ -178,6 +179,62 @@ def test_the_verifier_alone_follows_the_clock_it_is_given():
     assert verifier.remembered == 0  # whd_1 left the window, so it was dropped
 
 
+def test_expired_ids_are_forgotten_even_when_only_rejected_requests_arrive():
+    """Twenty ids accepted, then only replays (409) and forgeries (401) arrive: once the window
+    has passed, the cache is empty — every request prunes, whatever its verdict."""
+    verifier = WebhookVerifier(SECRET, tolerance=60, replay_cache=100)
+    captured = []
+    for n in range(20):
+        headers, body = delivery(delivery_id=f"whd_{n}", timestamp=1_000 + n)
+        verdict = verifier.verify(headers, body, now=1_000 + n)
+        verifier.begin(verdict)
+        verifier.finish(verdict, accepted=True)
+        captured.append((headers, body))
+    assert verifier.remembered == 20
+    held = []
+    for now in range(1_030, 1_100, 5):  # replays inside the window get 409, later ones 401
+        verdict = verifier.verify(*captured[0], now=now)
+        assert verdict.status in (409, 401)
+        held.append(verifier.remembered)
+    assert held[0] == 20 and held[-1] == 0 and held == sorted(held, reverse=True)
+    forged = {**captured[1][0], SIGNATURE_HEADER: "v1=" + "0" * 64}
+    verifier2 = WebhookVerifier(SECRET, tolerance=60)
+    ok = verifier2.verify(*captured[1], now=1_001)
+    verifier2.begin(ok)
+    verifier2.finish(ok, accepted=True)
+    assert verifier2.verify(forged, captured[1][1], now=1_100).status == 401
+    assert verifier2.remembered == 0  # a forgery alone pruned the expired id
+
+
+def test_forget_expired_can_run_on_a_timer():
+    """forget_expired(now) drops ids past the window without any request, and says how many."""
+    verifier = WebhookVerifier(SECRET, tolerance=60)
+    for n in range(3):
+        verdict = verifier.verify(
+            *delivery(delivery_id=f"whd_{n}", timestamp=1_000 + 30 * n), now=1_000 + 30 * n
+        )
+        verifier.begin(verdict)
+        verifier.finish(verdict, accepted=True)
+    assert verifier.forget_expired(1_100) == 2 and verifier.remembered == 1
+
+
+@pytest.mark.parametrize(("entries", "status"), [(1, 0), (2, 0), (4, 0), (5, 400), (1000, 400)])
+def test_the_number_of_signatures_in_one_header_is_capped(entries, status):
+    """Up to MAX_SIGNATURES (4) entries, the right one last, verify; more is a 400 that names the
+    cap, even when one of them is right: a header cannot carry a dictionary of guesses."""
+    from pushpull_lab.push.webhook import MAX_SIGNATURES, signature_matches
+
+    assert MAX_SIGNATURES == 4
+    headers, body = delivery(timestamp=1_000)
+    guesses = ["v1=" + f"{n:064x}" for n in range(entries - 1)]
+    header = " ".join([*guesses, headers[SIGNATURE_HEADER]])
+    verdict = WebhookVerifier(SECRET).verify({**headers, SIGNATURE_HEADER: header}, body, now=1_000)
+    assert verdict.status == status
+    if status:
+        assert verdict.reason == "more than 4 signatures"
+    assert signature_matches([SECRET.encode()], "1000", body, header) is (status == 0)
+
+
 # -- SSRF: where a sender may deliver ---------------------------------------------------------
 @pytest.mark.parametrize(
     ("address", "word"),
@@ -192,7 +249,18 @@ def test_the_verifier_alone_follows_the_clock_it_is_given():
         ("169.254.169.254", "metadata"),
         ("fe80::1", "link-local"),
         ("0.0.0.0", "unspecified"),
-        ("100.64.0.1", "not globally routable"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("192.0.0.192", "192.0.0.0/24"),
+        ("198.18.0.1", "benchmarking"),
+        ("240.0.0.1", "reserved"),
+        ("2001:db8::1", "documentation"),
+        ("2002:a9fe:a9fe::1", "carries 169.254.169.254 (6to4), a link-local"),
+        ("2002:7f00:1::", "carries 127.0.0.1 (6to4), a loopback"),
+        ("64:ff9b::a9fe:a9fe", "carries 169.254.169.254 (NAT64)"),
+        ("64:ff9b::a00:1", "carries 10.0.0.1 (NAT64), a private"),
+        ("::a00:1", "carries 10.0.0.1 (IPv4-compatible)"),
+        ("::ffff:10.0.0.1", "private"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fefe", "carries 127.0.1.1 (Teredo), a loopback"),
         ("224.0.0.1", "multicast"),
         ("fd00::1", "private"),
     ],
@@ -203,8 +271,31 @@ def test_internal_addresses_are_named_as_such(address, word):
 
 
 def test_public_addresses_are_not_internal():
-    """Public unicast addresses (v4 and v6) pass."""
-    assert why_internal("93.184.216.34") is None and why_internal("2606:4700::1111") is None
+    """Public unicast addresses (v4, v6, and a public IPv4 inside IPv4-mapped or 6to4) pass."""
+    for address in ("93.184.216.34", "2606:4700::1111", "::ffff:93.184.216.34", "2002:5db8:d822::1"):
+        assert why_internal(address) is None, address
+
+
+def test_every_address_python_does_not_call_global_is_refused():
+    """A sample of every IPv4 /8 and IPv6 special range: whatever ipaddress says is not
+    is_global is refused too (the lab's own table only adds to Python's, never removes)."""
+    import ipaddress
+
+    samples = [f"{a}.{b}.0.1" for a in range(256) for b in (0, 64, 168, 255)]
+    samples += ["::", "::1", "100::1", "2001::1", "2001:2::1", "fc00::1", "fe80::1", "ff02::1"]
+    for address in samples:
+        if not ipaddress.ip_address(address).is_global:
+            assert why_internal(address) is not None, address
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://192.0.0.192/latest/", "http://[2002:a9fe:a9fe::1]/latest/", "http://[64:ff9b::a9fe:a9fe]/"],
+)
+def test_metadata_addresses_in_disguise_are_refused_at_registration(url):
+    """192.0.0.192 and 169.254.169.254 inside 6to4 or NAT64 are refused by DestinationPolicy.check."""
+    with pytest.raises(DestinationRefusedError, match="SSRF"):
+        DestinationPolicy().check(url)
 
 
 @pytest.mark.parametrize(
@@ -454,3 +545,58 @@ def test_bad_tokens_fail_at_the_call(token):
     """An empty, padded, spaced, empty-list or non-string token is a ValueError naming token."""
     with pytest.raises(ValueError, match="token must be"):
         ppl.PollingServer(token=token, lab=ppl.Lab())
+
+
+# -- notebook 14's scenario helpers -------------------------------------------------------------
+def test_an_unvalidated_receiver_accepts_the_whole_attack_battery():
+    """The same eleven requests a WebhookReceiver answers with one 204 and ten 4xx: a receiver
+    without validation answers 204 to all eleven and hands every body to its handler."""
+
+    async def main(lab):
+        attacks = scenarios.webhook_attacks(SECRET)
+        async with scenarios.unvalidated_receiver(lab=lab) as naive:
+            naive_statuses = await scenarios.send_attacks(naive.url, attacks)
+        async with ppl.WebhookReceiver(SECRET, lab=ppl.Lab()) as checked:
+            checked_statuses = await scenarios.send_attacks(checked.url, attacks)
+        return naive_statuses, len(naive.received), checked_statuses, lab.trace
+
+    naive, received, checked, trace = run(main)
+    assert naive == [204] * 11 and received == 11 and trace.counts()["deliver"] == 11
+    assert checked[0] == 204 and all(400 <= s < 500 for s in checked[1:])
+
+
+def test_a_bearer_token_captured_on_a_plain_http_path_can_be_replayed():
+    """A client polling through an on-path hop: the hop keeps its Authorization header, and a
+    later request by someone else with that header is answered 200 with every event."""
+
+    async def main(lab):
+        async with ppl.PollingServer("api", token="tok-0123456789", lab=lab) as api:
+            await api.publish({"n": 1})
+            async with (
+                scenarios.on_path_proxy(api.url, lab=lab) as hop,
+                ppl.PollingClient(hop.url, name="billing", token="tok-0123456789", lab=lab) as c,
+            ):
+                got = await c.poll()
+            await api.publish({"n": 2})
+            headers = {"Authorization": hop.captured[0], "X-PPL-Client": "eavesdropper"}
+            async with aiohttp.ClientSession(headers=headers) as s, s.get(api.url) as answer:
+                return got, hop.captured, answer.status, await answer.json()
+
+    got, captured, status, body = run(main)
+    assert [e.data for e in got] == [{"n": 1}] and captured == ["Bearer tok-0123456789"]
+    assert status == 200 and [e["data"] for e in body["events"]] == [{"n": 1}, {"n": 2}]
+
+
+def test_webhook_window_lessons_count_late_replays_and_their_causes():
+    """At 30 s every accepted replay is partner-d's (clock +100 s, refused 401 when fresh); at
+    300 s none is; at 600 s the accepted replays follow 503s of a full cache."""
+    narrow = scenarios.webhook_window_lessons(scenarios.webhook_window(tolerance=30))
+    assert narrow["replays_accepted"] > 0
+    assert set(narrow["replays_accepted_from"]) == {"partner-d"}
+    assert narrow["after_refusal"] == {"401": narrow["replays_accepted"], "503": 0}
+    middle = scenarios.webhook_window_lessons(scenarios.webhook_window(tolerance=300))
+    assert middle["replays_accepted"] == 0 and middle["answers_503"] == 0
+    wide = scenarios.webhook_window_lessons(scenarios.webhook_window(tolerance=600))
+    assert wide["after_refusal"]["503"] == wide["replays_accepted"] > 0 and wide["answers_503"] > 100
+    with pytest.raises(ValueError, match="run must be what webhook_window"):
+        scenarios.webhook_window_lessons(ppl.simulate(lambda lab: asyncio.sleep(0)))
