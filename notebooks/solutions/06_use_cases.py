@@ -1,9 +1,9 @@
 # Solutions to the 06_use_cases exercises.
 
-# a) The first attempt waits the delay: t = 2. Each attempt works 0.5 s, fails, and the next one
-#    starts after the backoff, counted from the failure: 1 s, then 2 s, then 4 s.
-#    2 -> fails 2.5 -> +1 = 3.5 -> fails 4 -> +2 = 6 -> fails 6.5 -> +4 = 10.5 (then the job is failed).
-my_attempt_times = [2, 3.5, 6, 10.5]
+# a) The first attempt waits the delay: t = 3. Each attempt works 0.5 s, fails, and the next one
+#    starts after the backoff, counted from the failure: 2 s, then 4 s, then 8 s.
+#    3 -> fails 3.5 -> +2 = 5.5 -> fails 6 -> +4 = 10 -> fails 10.5 -> +8 = 18.5 (then the job is failed).
+my_attempt_times = [3, 5.5, 10, 18.5]
 print(ppl.exercises.check("06.retry-times", my_attempt_times))
 
 # b) Only a limiter caps the rate: 10 per 1 s. At 10 sends a second, each taking 0.5 s on average,

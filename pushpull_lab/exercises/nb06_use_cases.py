@@ -8,8 +8,9 @@ from typing import Any
 from .. import scenarios
 from ._core import exercise
 
-# 06.retry-times: one job, added at t=0, that fails on every attempt.
-RETRY = {"delay": 2.0, "attempts": 4, "backoff": ("exponential", 1.0), "work": 0.5}
+# 06.retry-times: one job, added at t=0, that fails on every attempt. Not the settings of the
+# notebook's section 3 (delay 2 s, backoff 1 s), whose printed run would give the answer away.
+RETRY = {"delay": 3.0, "attempts": 4, "backoff": ("exponential", 2.0), "work": 0.5}
 
 # 06.burst-budget: a burst of newsletters and the mail provider's limit.
 BURST = {"jobs": 100, "duration": 0.5, "jitter": 0.6}
@@ -25,6 +26,12 @@ def _times(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
+def _backoff_wait(k: int) -> float:
+    """The backoff before retry number ``k`` (1, 2, ...): BullMQ's fixed or exponential rule."""
+    kind, base = RETRY["backoff"]
+    return base * 2 ** (k - 1) if kind == "exponential" else base
+
+
 def retry_run():
     """The run behind 06.retry-times (the notebook's section 3 with one job that always fails)."""
     return scenarios.flaky_jobs(jobs=1, failure_rate=1.0, **RETRY)
@@ -32,14 +39,16 @@ def retry_run():
 
 @exercise(
     "06.retry-times",
-    "A job is added at t=0 with delay=2, attempts=4 and backoff=('exponential', 1.0); each attempt "
-    "takes 0.5 s and fails. At what times (s) do its 4 attempts start? A list of 4 numbers.",
+    f"A job is added at t=0 with delay={RETRY['delay']:g}, attempts={RETRY['attempts']} and "
+    f"backoff={RETRY['backoff']!r}; each attempt takes {RETRY['work']:g} s and fails. At what times (s) "
+    f"do its {RETRY['attempts']} attempts start? A list of {RETRY['attempts']} numbers.",
 )
 def _retry_times(answer: Any) -> tuple[bool, str]:
     if not isinstance(answer, (list, tuple)) or not all(_is_number(x) for x in answer):
         return False, f"answer with a list of start times in seconds, such as [1, 2, 3, 4], not {answer!r}."
     job = retry_run().value["jobs"]["1"]
     truth = job["attempts"]
+    waits = [_backoff_wait(k) for k in range(1, len(truth))]
     if len(answer) != len(truth):
         return False, (
             f"you gave {len(answer)} times, but attempts={RETRY['attempts']} means the job runs "
@@ -47,7 +56,8 @@ def _retry_times(answer: Any) -> tuple[bool, str]:
         )
     if all(abs(a - t) <= 0.01 for a, t in zip(answer, truth)):
         return True, (
-            f"the attempts start at {_times(truth)} s: each wait (1, 2, 4 s) doubles and counts from the "
+            f"the attempts start at {_times(truth)} s: each wait ({', '.join(f'{w:g}' for w in waits)} s) "
+            "follows the backoff and counts from the "
             f"moment the previous attempt failed, {RETRY['work']:g} s after it started. After the "
             f"{len(truth)}th failure the job is {job['state']!r} and stays in the failed set."
         )
@@ -59,15 +69,17 @@ def _retry_times(answer: Any) -> tuple[bool, str]:
     # The usual slip: waits counted from the start of each attempt, forgetting its 0.5 s of work.
     from_starts = [truth[0]]
     for k in range(1, len(truth)):
-        from_starts.append(from_starts[-1] + RETRY["backoff"][1] * 2 ** (k - 1))
+        from_starts.append(from_starts[-1] + _backoff_wait(k))
     if all(abs(a - t) <= 0.01 for a, t in zip(answer, from_starts)):
         return False, (
-            "close: the waits 1, 2, 4 s are right, but the backoff starts when an attempt *fails*, "
-            f"and each attempt works {RETRY['work']:g} s before it fails."
+            f"close: the waits {', '.join(f'{w:g}' for w in waits)} s are right, but the backoff starts "
+            f"when an attempt *fails*, and each attempt works {RETRY['work']:g} s before it fails."
         )
+    kind, base = RETRY["backoff"]
+    rule = f"{base:g} s × 2^(k − 1)" if kind == "exponential" else f"{base:g} s"
     return False, (
-        "not quite. Attempt k + 1 starts when attempt k has failed (its start + 0.5 s of work) plus "
-        "the backoff 1 s × 2^(k − 1)."
+        f"not quite. Attempt k + 1 starts when attempt k has failed (its start + {RETRY['work']:g} s of "
+        f"work) plus the backoff {rule}."
     )
 
 

@@ -42,6 +42,10 @@ def _push_lost(answer: Any) -> tuple[bool, str]:
     )
 
 
+NOT_ANSWERED = "replace the ... with your answer, then run the cell again."
+"""What ``check`` says to a bare ``...``; said too when the learner's function still returns ``...``."""
+
+
 def _reference_per_key(trace) -> int:
     return scenarios.ordering_counts(trace)["per_key_reordered"]
 
@@ -65,16 +69,20 @@ def _per_key_order(answer: Any) -> tuple[bool, str]:
                 False,
                 f"your function raised {type(exc).__name__}: {exc} on ordering({kind!r}, seed={seed}).",
             )
+        if got is ... or got is None:  # the stub's `return ...`: not answered yet, like any other check
+            return False, NOT_ANSWERED
+        if isinstance(got, bool) or not isinstance(got, int):
+            return False, (
+                f"your function returned {type(got).__name__} {got!r}; return a whole number (an int): "
+                "how many effect events came late within their key."
+            )
         want = _reference_per_key(trace)
         if got != want:
-            hint = (
-                "count only messages whose 'seq' is lower than one already applied for the same 'key'"
-                if isinstance(got, int)
-                else "return an int"
-            )
             return (
                 False,
-                f"for ordering({kind!r}, consumers=3, seed={seed}) you said {got!r}, the trace says {want}: {hint}.",
+                f"for ordering({kind!r}, consumers=3, seed={seed}) your function counted {got}, the trace "
+                f"has {want}: count only effects whose 'seq' is lower than one already applied for the "
+                "same 'key'.",
             )
         results.append((kind, want))
     queue = [w for k, w in results if k == "queue"]

@@ -9,37 +9,40 @@ GOOD_BURST = {"concurrency": 10, "limiter": {"max": 10, "duration": 1.0}}
 
 
 def test_retry_times_accepts_the_measured_attempts():
-    """The attempt times the trace shows (2, 3.5, 6, 10.5 s) are accepted, and the job ends failed."""
+    """The attempt times the trace shows (3, 5.5, 10, 18.5 s) are accepted, and the job ends failed."""
     job = nb06.retry_run().value["jobs"]["1"]
-    assert job["attempts"] == [2.0, 3.5, 6.0, 10.5] and job["state"] == "failed"
-    verdict = ppl.exercises.check("06.retry-times", [2, 3.5, 6, 10.5])
-    assert verdict and "'failed'" in verdict.message
+    assert job["attempts"] == [3.0, 5.5, 10.0, 18.5] and job["state"] == "failed"
+    verdict = ppl.exercises.check("06.retry-times", [3, 5.5, 10, 18.5])
+    assert verdict and "'failed'" in verdict.message and "(2, 4, 8 s)" in verdict.message
 
 
 @pytest.mark.parametrize(
     "wrong, says",
     [
-        ([2, 3, 5, 9], "backoff starts when an attempt *fails*"),
-        ([0, 1.5, 4, 8.5], "waits its delay (2 s)"),
-        ([2, 3.5, 6], "the job runs 4 times in all"),
-        ([2, 3.5, 5, 6.5], "not quite"),
-        ("2, 3.5, 6, 10.5", "a list of start times"),
-        ([2, 3.5, True, 10.5], "a list of start times"),
+        ([3, 5, 9, 17], "backoff starts when an attempt *fails*"),
+        ([0, 2.5, 7, 15.5], "waits its delay (3 s)"),
+        ([3, 5.5, 10], "the job runs 4 times in all"),
+        ([3, 5.5, 8, 10.5], "not quite"),
+        ([2, 3.5, 6, 10.5], "waits its delay (3 s)"),
+        ("3, 5.5, 10, 18.5", "a list of start times"),
+        ([3, 5.5, True, 18.5], "a list of start times"),
     ],
 )
 def test_retry_times_wrong_answers_get_a_reason(wrong, says):
-    """Forgetting the delay, the work before a failure, or an attempt each gets its own hint."""
+    """Forgetting the delay, the work before a failure, or an attempt each gets its own hint; the
+    section-3 run's times (delay 2 s, backoff 1 s) are not this exercise's answer."""
     verdict = ppl.exercises.check("06.retry-times", wrong)
     assert not verdict and says in verdict.message, verdict
 
 
 def test_retry_check_follows_the_scenario(monkeypatch):
     """The check recomputes from the run: with another backoff the same answer is no longer right."""
-    assert ppl.exercises.check("06.retry-times", [2, 3.5, 6, 10.5])
-    monkeypatch.setitem(nb06.RETRY, "backoff", ("fixed", 1.0))
-    assert nb06.retry_run().value["jobs"]["1"]["attempts"] == [2.0, 3.5, 5.0, 6.5]
-    assert not ppl.exercises.check("06.retry-times", [2, 3.5, 6, 10.5])
-    assert ppl.exercises.check("06.retry-times", [2, 3.5, 5, 6.5])
+    assert ppl.exercises.check("06.retry-times", [3, 5.5, 10, 18.5])
+    monkeypatch.setitem(nb06.RETRY, "backoff", ("fixed", 2.0))
+    assert nb06.retry_run().value["jobs"]["1"]["attempts"] == [3.0, 5.5, 8.0, 10.5]
+    assert not ppl.exercises.check("06.retry-times", [3, 5.5, 10, 18.5])
+    verdict = ppl.exercises.check("06.retry-times", [3, 5.5, 8, 10.5])
+    assert verdict and "(2, 2, 2 s)" in verdict.message
 
 
 def test_burst_budget_accepts_a_limiter_with_enough_concurrency():

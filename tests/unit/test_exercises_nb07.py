@@ -47,9 +47,9 @@ def test_fan_in_limit_is_measured():
 @pytest.mark.parametrize(
     "wrong, says",
     [
-        (20, "each consumer gets every message"),
-        (12, "too high"),
-        (3, "too low: with 3 producers each consumer is busy only 30%"),
+        (30, "each consumer gets every message"),
+        (20, "too high"),
+        (3, "too low: with 3 producers each consumer is busy only 15%"),
         (0, "whole number of producers"),
         (9.5, "whole number of producers"),
         (True, "whole number of producers"),

@@ -62,9 +62,10 @@ def global_reordering(trace):
 @pytest.mark.parametrize(
     "wrong, says",
     [
-        (lambda trace: 0, "the trace says 2"),
-        (global_reordering, "count only messages whose 'seq' is lower"),
-        (lambda trace: "0", "return an int"),
+        (lambda trace: 0, "your function counted 0, the trace has 2"),
+        (global_reordering, "count only effects whose 'seq' is lower"),
+        (lambda trace: "0", "return a whole number (an int)"),
+        (lambda trace: 1.0, "return a whole number (an int)"),
         (lambda trace: trace.nothing, "your function raised AttributeError"),
         (3, "pass your function itself"),
     ],
@@ -73,3 +74,10 @@ def test_per_key_order_wrong_answers_get_a_reason(wrong, says):
     """Always 0, global reordering, a wrong type, a crash and a non-function are each explained."""
     verdict = ppl.exercises.check("13.per-key-order", wrong)
     assert not verdict and says in verdict.message
+
+
+def test_per_key_order_stub_that_returns_ellipsis_is_not_yet_answered():
+    """The notebook's stub (`return ...`) gets the same 'replace the ...' as every check, and no count."""
+    verdict = ppl.exercises.check("13.per-key-order", lambda trace: ...)
+    assert not verdict and verdict.message == "replace the ... with your answer, then run the cell again."
+    assert ppl.exercises.check("13.per-key-order", ...).message == verdict.message
