@@ -8,7 +8,7 @@
 my_statuses = {"a": 204, "b": 409, "c": 401, "d": 401, "e": 400}
 print(ppl.exercises.check("09.webhook-verdicts", my_statuses))
 
-# b) One: the GET that opened the stream. Every event after that is pushed by the server on
-#    the open response; the client never asks again.
-my_requests = 1
-ppl.exercises.check("09.sse-requests", my_requests)
+# b) Every attempt is a whole POST. One per event (20), one more for each failed first attempt
+#    of events 0, 5, 10 and 15 (4), and two more for event 19, which fails twice (2).
+my_requests = 20 + 4 + 2
+ppl.exercises.check("09.webhook-requests", my_requests)

@@ -101,42 +101,68 @@ def _webhook_verdicts(answer: Any) -> tuple[bool, str]:
     )
 
 
-def sse_requests(events: int = 20) -> dict[str, int]:
-    """Publish ``events`` events to a real SSE server with one client: the client's HTTP requests,
-    the events it received and the bytes its connection carried to it."""
-    from ..push.channels import SSEClient, SSEServer
+FLAKY_FIRST = (0, 5, 10, 15)  # 09.webhook-requests: these events fail their first attempt
+FLAKY_TWICE = (19,)  # ... and this one its first two
+
+
+def webhook_requests(events: int = 20) -> dict[str, int]:
+    """Send ``events`` events, one after another, through a real :class:`WebhookSender` to a
+    receiver whose handler fails (HTTP 500) the first attempt of the events in ``FLAKY_FIRST``
+    and the first two of those in ``FLAKY_TWICE``; the sender retries (up to 5 attempts, 10 ms
+    backoff). Returns the sender's HTTP requests (its ``http`` events in the trace), the
+    attempts its results report, and the events the receiver's handler accepted."""
+    from ..push.webhook import WebhookReceiver, WebhookSender
 
     async def main(lab):
-        async with SSEServer(lab=lab) as server, SSEClient(server.url, name="reader", lab=lab) as client:
+        calls: dict[int, int] = {}
+        accepted: list[int] = []
+
+        def handler(delivery):
+            n = delivery.data["n"]
+            calls[n] = calls.get(n, 0) + 1
+            fails = 2 if n in FLAKY_TWICE else 1 if n in FLAKY_FIRST else 0
+            if calls[n] <= fails:
+                raise RuntimeError("database unavailable")
+            accepted.append(n)
+
+        async with (
+            WebhookReceiver(SECRET, handler=handler, name="receiver", lab=lab) as receiver,
+            WebhookSender(receiver.url, SECRET, attempts=5, backoff=0.01, name="sender", lab=lab) as sender,
+        ):
+            attempts = 0
             for n in range(events):
-                await server.publish({"n": n})
-            await client.wait_for(events)
-        counts = lab.trace.filter(actor="reader")
-        gone = counts.filter(kind="disconnect").events
+                result = await sender.send({"n": n})
+                result.raise_for_failure()
+                attempts += len(result.attempts)
         return {
-            "requests": len(counts.filter(kind="http")),
-            "received": len(client.received),
-            "bytes_out": sum(e.fields["bytes_out"] for e in gone),
+            "requests": len(lab.trace.filter(kind="http", actor="sender")),
+            "attempts": attempts,
+            "accepted": len(accepted),
         }
 
     return _run_real(main)
 
 
 @exercise(
-    "09.sse-requests",
-    "An SSE client receives 20 events. How many HTTP requests did it make? (A whole number.)",
+    "09.webhook-requests",
+    "A webhook sender delivers 20 events (0 … 19) one after another. The receiver fails the first "
+    "attempt of events 0, 5, 10 and 15 and the first two attempts of event 19. How many HTTP requests "
+    "does the sender make? (A whole number.)",
 )
-def _sse_requests(answer: Any) -> tuple[bool, str]:
+def _webhook_requests(answer: Any) -> tuple[bool, str]:
     if isinstance(answer, bool) or not isinstance(answer, int):
         return False, f"answer with a whole number of requests, such as 3, not {answer!r}."
-    got = sse_requests(20)
-    if got["received"] != 20:
-        return False, f"the check itself received {got['received']} of 20 events; run it again."
+    got = webhook_requests(20)
+    if got["accepted"] != 20 or got["attempts"] != got["requests"]:
+        return False, f"the check itself saw {got}; run it again."
     if answer == got["requests"]:
         return True, (
-            f"{got['requests']} request: the GET that opened the stream. The server then pushed all "
-            f"{got['received']} events down that one response ({got['bytes_out']} bytes on the wire)."
+            f"{got['requests']} requests: one POST per event, plus one per failed attempt "
+            f"({got['requests'] - 20} retries). With push, every failure costs the producer another request."
         )
-    if answer >= 20:
-        return False, "that is what a poller would need at best. Who sends each event on an open stream?"
-    return False, f"not {answer}. Count the requests the client makes, not the events the server sends."
+    if answer == 20:
+        return False, "that is one request per event. What does the sender do when it gets a 500?"
+    return False, (
+        f"not {answer}. Each attempt is a whole POST: count one per event, then one more for every "
+        "attempt the receiver failed."
+    )

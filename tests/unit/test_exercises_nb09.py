@@ -42,21 +42,21 @@ def test_webhook_verdicts_wrong_answers_get_a_reason(answer, says):
     assert not verdict and says in verdict.message
 
 
-def test_sse_requests_counts_one_request_for_twenty_events():
-    """Recomputed on a real server: one request carried all 20 events."""
-    got = nb09_protocols.sse_requests(20)
-    assert got["requests"] == 1 and got["received"] == 20 and got["bytes_out"] > 20 * len("data: {}\n\n")
-    verdict = ppl.exercises.check("09.sse-requests", 1)
-    assert verdict and "1 request" in verdict.message
+def test_webhook_requests_counts_every_attempt_as_a_request():
+    """Recomputed on a real receiver: 20 events + 4 first-attempt failures + 2 for event 19 = 26 POSTs."""
+    got = nb09_protocols.webhook_requests(20)
+    assert got == {"requests": 26, "attempts": 26, "accepted": 20}
+    verdict = ppl.exercises.check("09.webhook-requests", 26)
+    assert verdict and "6 retries" in verdict.message
 
 
 @pytest.mark.parametrize(
     ("answer", "says"),
-    [(20, "what a poller would need"), (2, "not 2"), ("1", "whole number"), (True, "whole")],
+    [(20, "one request per event"), (24, "not 24"), ("26", "whole number"), (True, "whole")],
 )
-def test_sse_requests_wrong_answers_get_a_reason(answer, says):
-    """20 (one per event), 2, a string or a bool are not correct, each with a reason."""
-    verdict = ppl.exercises.check("09.sse-requests", answer)
+def test_webhook_requests_wrong_answers_get_a_reason(answer, says):
+    """20 (one per event), 24 (event 19 counted once), a string or a bool are not correct, each with a reason."""
+    verdict = ppl.exercises.check("09.webhook-requests", answer)
     assert not verdict and says in verdict.message
 
 
@@ -64,6 +64,6 @@ def test_checks_work_inside_a_running_event_loop():
     """Called from a running loop (as in a kernel cell), a check runs its servers on a helper thread."""
 
     async def in_a_cell():
-        return ppl.exercises.check("09.sse-requests", 1)
+        return ppl.exercises.check("09.webhook-requests", 26)
 
     assert asyncio.run(in_a_cell())

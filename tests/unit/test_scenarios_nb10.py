@@ -36,6 +36,7 @@ def test_block_makes_every_client_wait_for_the_slowest():
     last message late."""
     v = scenarios.fanout_at_scale(subscribers=100, messages=30, slow=2, overflow="block").value
     assert v["dropped"] == 0 and v["publisher_held"] > 1.0
+    assert v["publisher_waiting"] == 0  # every wait ended: the run completed
     assert v["last_publish"] > 29 * 0.1 + 1.0
     # the last tick was due at 2.9 s; fast clients get it after the producer's last wait for room
     assert v["per_kind"]["fast"]["last_delivery"] >= v["last_publish"] > 2.9 + 5.0
@@ -50,6 +51,9 @@ def test_block_with_an_offline_client_stops_the_broadcast():
     assert not run.completed and run.now == 30.0
     assert v["published"] == 6  # 1 in the dead handler + 4 buffered, the 6th blocks
     assert v["per_kind"]["fast"]["delivered"] == 19 * 5
+    # the producer has waited since the 6th publish (0.5 s) and was still waiting when the run stopped
+    assert v["last_publish"] == 0.5
+    assert v["publisher_held"] == v["publisher_waiting"] == pytest.approx(30.0 - 0.5)
 
 
 def test_fanout_is_deterministic_and_checks_its_arguments():

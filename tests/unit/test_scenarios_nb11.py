@@ -169,3 +169,18 @@ def test_feed_sweep_rejects_an_empty_list_of_intervals():
     """No interval to sweep is an error, not an empty result."""
     with pytest.raises(ValueError, match="intervals must be a non-empty list of seconds"):
         scenarios.feed_sweep(())
+
+
+def test_keepalive_polling_holds_one_connection_per_client_and_makes_the_same_requests():
+    """With keepalive each poller opens one connection and reuses it: same requests, a connection per client."""
+    common = dict(clients=10, interval=0.5, rate=1.0, seconds=10.0)
+    apart = scenarios.feed("short", **common).value
+    run = scenarios.feed("short", keepalive=True, **common)
+    kept = run.value
+    assert kept["requests"] == apart["requests"] == 200 and kept["empty"] == apart["empty"]
+    assert len(run.trace.filter(kind="connect")) == 10 and kept["peak_open"] == 10
+    # each client's connection is open from its first poll (within the first 0.5 s) to the end
+    assert 10 * 9.5 <= kept["connection_seconds"] <= 10 * 10.0
+    assert apart["connection_seconds"] == pytest.approx(200 * 0.05, rel=0.01)
+    with pytest.raises(ValueError, match=r"feed\(keepalive=1\): keepalive must be True or False"):
+        scenarios.feed("short", keepalive=1)
