@@ -9,7 +9,7 @@ from ._core import exercise
 
 LOSS_RATIO, LOSS_BUFFER, LOSS_MESSAGES = 4.0, 10, 200
 LINK_DELAY, LINK_SERVICE, BUSY_TARGET = 0.04, 0.01, 0.95
-PICK_RATIO, PICK_BUFFER, PICK_MEMORY = 3.0, 10, 20
+SIZE_RATIO = 1.5
 
 
 def _whole_number(answer: Any) -> bool:
@@ -74,38 +74,34 @@ def _prefetch_window(answer: Any) -> tuple[bool, str]:
 
 
 @exercise(
-    "12.pick-strategy",
-    "The producer is 3x as fast as the consumer; every strategy gets a buffer/window of 10. Which of "
-    "scenarios.BACKPRESSURE_STRATEGIES lose no message AND never hold more than 20 messages? "
-    "Answer with a set of names.",
+    "12.buffer-size",
+    "The producer is 1.5x as fast as the consumer (scenarios.backpressure('drop_newest', ratio=1.5, "
+    "buffer=b)). What is the smallest push buffer b with which not one of the 200 messages is lost?",
 )
-def _pick_strategy(answer: Any) -> tuple[bool, str]:
-    known = scenarios.BACKPRESSURE_STRATEGIES
-    if isinstance(answer, str):
-        answer = {answer}
-    if not isinstance(answer, (set, frozenset, list, tuple)) or not all(isinstance(a, str) for a in answer):
-        return False, f"answer with a set of strategy names, such as {{'queue'}}, not {answer!r}."
-    unknown = sorted(set(answer) - set(known))
-    if unknown:
-        return False, f"{unknown} are not strategies; choose from {', '.join(known)}."
-    rows = {s: scenarios.backpressure(s, ratio=PICK_RATIO, buffer=PICK_BUFFER).value for s in known}
-    right = {s for s, v in rows.items() if v["lost"] == 0 and v["peak_held"] <= PICK_MEMORY}
+def _buffer_size(answer: Any) -> tuple[bool, str]:
+    if not _whole_number(answer) or answer < 1:
+        return False, f"answer with a whole number of messages (1 or more), not {answer!r}."
+    size = int(answer)
 
-    def why(s: str) -> str:
-        v = rows[s]
-        return f"{s} (lost {v['lost']}, held up to {v['peak_held']})"
+    def lost(b: int) -> int:
+        return scenarios.backpressure("drop_newest", ratio=SIZE_RATIO, buffer=b).value["lost"]
 
-    if set(answer) == right:
-        waited = " and ".join(f"{rows[s]['producer_waited']:.3g} s ({s})" for s in sorted(right))
-        return True, (
-            f"{' and '.join(sorted(right))}: no loss and bounded memory, because the producer waits "
-            f"(it was held {waited}). Backpressure is exactly that: the wait moves to the producer."
+    here = lost(size)
+    if here:
+        return False, (
+            f"with a buffer of {size}, drop_newest loses {here}. A buffer that never overflows must hold the "
+            "whole backlog at its worst: which strategy in this notebook has no limit, and how much did it hold?"
         )
-    wrong = sorted(set(answer) - right)
-    missing = sorted(right - set(answer))
-    parts = []
-    if wrong:
-        parts.append("these fail a requirement: " + "; ".join(why(s) for s in wrong))
-    if missing:
-        parts.append(f"{len(missing)} more strateg{'y meets' if len(missing) == 1 else 'ies meet'} both")
-    return False, ". ".join(parts) + ". Run scenarios.backpressure(s, ratio=3.0) for each and compare."
+    below = lost(size - 1) if size > 1 else 1
+    if not below:
+        return False, (
+            f"a buffer of {size} loses nothing, but neither does {size - 1}: look for the smallest. "
+            "How much did the unbounded queue hold at most, at the same ratio?"
+        )
+    peak = scenarios.backpressure("queue", ratio=SIZE_RATIO).value["peak_held"]
+    return True, (
+        f"{size} loses nothing and {size - 1} loses {below}. The pull queue at the same ratio held at most "
+        f"{peak}: with the same random draws, a push buffer loses nothing exactly when it can hold the "
+        "unbounded queue's worst backlog. That number grows with the run's length: for a finite burst a "
+        "big enough buffer is a free lunch paid in memory; for a sustained overload no size is enough."
+    )

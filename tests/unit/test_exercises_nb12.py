@@ -51,25 +51,26 @@ def test_prefetch_window_wrong_answers_get_a_reason(wrong, says):
     assert not verdict and says in verdict.message
 
 
-def test_pick_strategy_accepts_block_and_credit():
-    """Only the strategies that make the producer wait lose nothing and stay within 20 messages."""
-    verdict = ppl.exercises.check("12.pick-strategy", {"credit", "block"})
-    assert verdict and verdict.message.startswith("block and credit: no loss and bounded memory")
-    assert ppl.exercises.check("12.pick-strategy", ["block", "credit"])
+def test_buffer_size_accepts_the_queues_peak():
+    """The smallest loss-free push buffer at 1.5x is the unbounded queue's peak backlog (66), and 65 loses."""
+    peak = scenarios.backpressure("queue", ratio=1.5).value["peak_held"]
+    verdict = ppl.exercises.check("12.buffer-size", peak)
+    assert verdict and verdict.message.startswith(f"{peak} loses nothing and {peak - 1} loses ")
+    assert scenarios.backpressure("drop_newest", ratio=1.5, buffer=peak - 1).value["lost"] > 0
 
 
 @pytest.mark.parametrize(
     "wrong, says",
     [
-        ({"credit"}, "1 more strategy meets both"),
-        ({"credit", "block", "queue"}, "queue (lost 0, held up to 140)"),
-        ({"credit", "block", "drop_oldest"}, "drop_oldest (lost"),
-        (set(), "2 more strategies meet both"),
-        ({"tcp"}, "['tcp'] are not strategies"),
-        (3, "set of strategy names"),
+        (10, "with a buffer of 10, drop_newest loses"),
+        (65, "with a buffer of 65, drop_newest loses 1"),
+        (200, "but neither does 199"),
+        (0, "whole number of messages"),
+        (66.5, "whole number of messages"),
+        ("66", "whole number of messages"),
     ],
 )
-def test_pick_strategy_wrong_answers_get_a_reason(wrong, says):
-    """A missing strategy, an unbounded or lossy one, an unknown name and a non-set each get a reason."""
-    verdict = ppl.exercises.check("12.pick-strategy", wrong)
+def test_buffer_size_wrong_answers_get_a_reason(wrong, says):
+    """Too small (measured loss), needlessly big, and non-counts each get a reason."""
+    verdict = ppl.exercises.check("12.buffer-size", wrong)
     assert not verdict and says in verdict.message
