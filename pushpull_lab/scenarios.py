@@ -1032,8 +1032,11 @@ def fanout_at_scale(
     ``run.value`` is computed from the trace after the run: ``published``, ``deliveries``
     (the broker's work), ``dropped``, ``peak_backlog`` (most messages held for clients at once,
     after each instant's deliveries: the broker's memory), ``backlog_at_end``,
-    ``publisher_held`` (seconds the producer waited for room), ``last_publish`` (time of the
-    last publish), ``burst`` (most deliveries at one instant) and ``per_kind``: for
+    ``publisher_held`` (seconds the producer waited for room, including a wait still unfinished
+    when ``until`` stopped the run), ``publisher_waiting`` (that unfinished part: from the start of
+    the wait to the stop; 0 if the producer was not waiting), ``last_publish`` (time of the last
+    publish: a message is published before the producer waits to hand it over),
+    ``burst`` (most deliveries at one instant) and ``per_kind``: for
     ``"fast"``, ``"slow"`` and ``"offline"`` clients, ``clients``, ``delivered``, ``dropped``,
     ``pending``, ``max_delay`` (publish → deliver, seconds) and ``last_delivery`` (time);
     ``example`` names one client of each kind (the last one), to follow in the trace.
@@ -1054,6 +1057,7 @@ def fanout_at_scale(
     _validate.choice(where, "overflow", overflow, OVERFLOW_POLICIES)
     until = _validate.optional_number(where, "until", until, positive=True)
     kinds: dict[str, str] = {}
+    publishing = [False]  # True while the producer is inside publish (waiting for room under "block")
 
     async def main(lab):
         bus = PubSub("broker")
@@ -1078,16 +1082,18 @@ def fanout_at_scale(
             sub = bus.subscribe("ticker", handler, buffer=buffer, overflow=overflow)
             kinds[sub.name] = kind
         for n in range(messages):
+            publishing[0] = True
             await bus.publish("ticker", {"tick": n}, sender="producer")
+            publishing[0] = False
             if n < messages - 1:
                 await sleep(interval)
 
     run = simulate(main, seed=seed, until=until)
-    run.value = _fanout_summary(run.trace, kinds)
+    run.value = _fanout_summary(run.trace, kinds, stopped_at=run.now if publishing[0] else None)
     return run
 
 
-def _fanout_summary(trace, kinds: dict[str, str]) -> dict:
+def _fanout_summary(trace, kinds: dict[str, str], stopped_at: float | None = None) -> dict:
     """One pass over a fan-out trace: work, drops, backlog (memory) and delays per kind of client."""
     per_kind = {
         k: {"clients": 0, "delivered": 0, "dropped": 0, "pending": 0, "max_delay": 0.0, "last_delivery": None}
@@ -1100,19 +1106,23 @@ def _fanout_summary(trace, kinds: dict[str, str]) -> dict:
     depth: dict[str, int] = {}
     backlog = peak = published = burst = in_burst = 0
     held = 0.0
-    last_publish = burst_time = None
+    last_publish = burst_time = last_msg = None
+    wait_from = 0.0  # when the producer's latest wait for room began (its last publish or blocked event)
     published_at: dict[object, float] = {}
     previous_time = None
-    for t, kind, _, peer, msg, fields in trace._rows():  # the raw rows: 600,000 at 10,000 clients
+    for t, kind, _, peer, msg, fields in trace._rows():  # the raw rows: ~400,000 at 10,000 clients
         if t != previous_time:  # an instant is over: its backlog is what stays
             peak = max(peak, backlog)
             previous_time = t
         if kind == "publish":
             published += 1
-            last_publish = t
+            last_publish = wait_from = t
+            last_msg = msg
             published_at[msg] = t
         elif kind == "blocked":
             held += fields["waited"]
+            if msg == last_msg:
+                wait_from = t
         elif kind in ("enqueue", "deliver", "drop") and peer in kinds:
             new = fields["depth"]
             backlog += new - depth.get(peer, 0)
@@ -1130,6 +1140,7 @@ def _fanout_summary(trace, kinds: dict[str, str]) -> dict:
             elif kind == "drop":
                 per_kind[kinds[peer]]["dropped"] += 1
     peak = max(peak, backlog)
+    waiting = 0.0 if stopped_at is None else stopped_at - wait_from  # a wait the stop cut short
     for name, d in depth.items():
         per_kind[kinds[name]]["pending"] += d
     return {
@@ -1139,7 +1150,8 @@ def _fanout_summary(trace, kinds: dict[str, str]) -> dict:
         "dropped": sum(r["dropped"] for r in per_kind.values()),
         "peak_backlog": peak,
         "backlog_at_end": backlog,
-        "publisher_held": round(held, 9),
+        "publisher_held": round(held + waiting, 9),
+        "publisher_waiting": round(waiting, 9),
         "last_publish": last_publish,
         "burst": burst,
         "per_kind": per_kind,
@@ -1491,26 +1503,38 @@ costs 0.1; holding one connection open for one second (memory, keep-alive) costs
 
 
 class _Endpoint:
-    """A client's view of the server in notebook 11: every poll is a request on a connection.
+    """A client's view of the server in notebook 11: every poll is one request (an ``http`` event).
 
-    The connection opens when the request is sent and stays open while the server holds it (a
-    long poll) plus ``service`` seconds: the server's work of accepting, parsing, authenticating
-    and answering. The answer itself reaches the client at once (the lab has no network delay),
-    so ``service`` costs connection time, not latency. ``connect`` / ``disconnect`` events (the
-    connection id as ``msg``) put every connection in the trace.
+    Without ``keepalive`` every request opens its own connection: it opens when the request is
+    sent and stays open while the server holds it (a long poll) plus ``service`` seconds: the
+    server's work of accepting, parsing, authenticating and answering. The answer itself reaches
+    the client at once (the lab has no network delay), so ``service`` costs connection time, not
+    latency. With ``keepalive`` (what HTTP clients do by default, and what notebook 09 measured)
+    the first request opens one connection and every later request reuses it; it stays open
+    until the run ends. ``connect`` / ``disconnect`` events (the connection id as ``msg``) put
+    every connection in the trace.
     """
 
-    def __init__(self, consumer: Consumer, service: float, ids) -> None:
-        self.consumer, self.service, self.ids = consumer, service, ids
+    def __init__(self, consumer: Consumer, service: float, ids, keepalive: bool = False) -> None:
+        self.consumer, self.service, self.ids, self.keepalive = consumer, service, ids, keepalive
+        self.conn = None  # the kept-alive connection, once opened
 
     async def poll(self, max_records: int = 100, timeout: float = 0.0) -> list:
         lab = self.consumer.lab
+        name = self.consumer.name
+        if self.keepalive:
+            if self.conn is None:
+                self.conn = next(self.ids)
+                lab.trace.record("connect", name, "server", self.conn)
+            lab.trace.record("http", name, "server", self.conn)
+            return await self.consumer.poll(max_records=max_records, timeout=timeout)
         conn = next(self.ids)
-        lab.trace.record("connect", self.consumer.name, "server", conn)
+        lab.trace.record("connect", name, "server", conn)
+        lab.trace.record("http", name, "server", conn)
         try:
             return await self.consumer.poll(max_records=max_records, timeout=timeout)
         finally:
-            disconnect = ("disconnect", self.consumer.name, "server", conn)
+            disconnect = ("disconnect", name, "server", conn)
             asyncio.get_running_loop().call_later(self.service, lab.trace.record, *disconnect)
 
 
@@ -1523,6 +1547,7 @@ def feed(
     seconds: float = 30.0,
     hold: float = 30.0,
     service: float = 0.05,
+    keepalive: bool = False,
     seed: int = 11,
 ) -> Run:
     """Notebook 11: ``clients`` clients follow one feed; events arrive at random (Poisson, ``rate``
@@ -1532,12 +1557,14 @@ def feed(
     moment of the first interval, so the clients are not in step). ``"long"``: each long-polls,
     the server holding a request up to ``hold`` s. ``"push"``: each holds one connection and the
     server pushes every event on it (a :class:`~pushpull_lab.PubSub` subscription per client).
-    A poll is a request on its own connection, open while the server holds it plus ``service``
-    s (see ``_Endpoint``); a push connection is open for the whole run. A poll takes everything
+    Without ``keepalive`` a poll is a request on its own connection, open while the server holds
+    it plus ``service`` s; with ``keepalive`` each polling client opens one connection at its
+    first poll and reuses it for every request until the run ends (see ``_Endpoint``). A push
+    connection is open for the whole run. A poll takes everything
     new, up to ``PAGE`` (10,000) records. The same seed gives the same events in every design.
 
     ``run.value``, all counted from the trace over the window [0, ``seconds``): ``events``,
-    ``requests`` (polls sent), ``empty`` (answers with nothing), ``messages`` (pushed
+    ``requests`` (polls sent: ``http`` events), ``empty`` (answers with nothing), ``messages`` (pushed
     deliveries), ``connection_seconds`` (the time integral of open connections),
     ``mean_open`` and ``peak_open`` connections; ``latency`` (:class:`Stats`, event stored
     → client has it, over every event, including those picked up after the window) and
@@ -1551,6 +1578,8 @@ def feed(
     _validate.number(where, "seconds", seconds, positive=True)
     _validate.number(where, "hold", hold, positive=True)
     _validate.number(where, "service", service, minimum=0)
+    if not isinstance(keepalive, bool):
+        raise ValueError(f"{where}(keepalive={keepalive!r}): keepalive must be True or False")
     names = [f"client-{i + 1}" for i in range(clients)]
 
     async def main(lab):
@@ -1576,8 +1605,10 @@ def feed(
                 await sleep(delay)
                 await poller
 
+            endpoints = []
             for name in names:
-                endpoint = _Endpoint(Consumer(log, group=name, name=name), service, ids)
+                endpoint = _Endpoint(Consumer(log, group=name, name=name), service, ids, keepalive)
+                endpoints.append(endpoint)
                 if design == "short":
                     poller = short_poll(endpoint, lambda record: None, interval=interval, max_records=PAGE)
                     tasks.append(asyncio.ensure_future(start_later(rng.uniform(0, interval), poller)))
@@ -1599,6 +1630,9 @@ def feed(
             await sleep(interval if design == "short" else 0)  # every client asks once more
             for task in tasks:
                 task.cancel()
+            for endpoint in endpoints:  # kept-alive connections close when the run ends
+                if endpoint.conn is not None:
+                    lab.trace.record("disconnect", endpoint.consumer.name, "server", endpoint.conn)
         return len(times)
 
     run = simulate(main, seed=seed)
@@ -1611,10 +1645,11 @@ def feed(
         "design": design,
         "clients": clients,
         "interval": interval if design == "short" else None,
+        "keepalive": keepalive if design != "push" else True,
         "rate": rate,
         "seconds": seconds,
         "events": run.value,
-        "requests": 0 if design == "push" else counts.get("connect", 0),
+        "requests": counts.get("http", 0),
         "empty": counts.get("empty_poll", 0),
         "messages": counts.get("deliver", 0),
         "connection_seconds": open_seconds,
@@ -1689,10 +1724,12 @@ def feed_sweep(
     seconds: float = 30.0,
     hold: float = 30.0,
     service: float = 0.05,
+    keepalive: bool = False,
     seed: int = 11,
 ) -> dict:
     """:func:`feed` for short polling at each of ``intervals``, then long polling and push, all on
-    the same events. Returns ``{"short 0.5 s": value, ..., "long": value, "push": value}``
+    the same events (``keepalive`` for the polling clients).
+    Returns ``{"short 0.5 s": value, ..., "long": value, "push": value}``
     (the ``run.value`` dicts; the traces are not kept).
     """
     if not isinstance(intervals, (list, tuple)) or not intervals:
@@ -1700,8 +1737,10 @@ def feed_sweep(
             f"feed_sweep(intervals={intervals!r}): intervals must be a non-empty list of seconds"
         )
     common = dict(clients=clients, rate=rate, seconds=seconds, hold=hold, service=service, seed=seed)
-    out = {f"short {i:g} s": feed("short", interval=i, **common).value for i in intervals}
-    out["long"] = feed("long", **common).value
+    out = {
+        f"short {i:g} s": feed("short", interval=i, keepalive=keepalive, **common).value for i in intervals
+    }
+    out["long"] = feed("long", keepalive=keepalive, **common).value
     out["push"] = feed("push", **common).value
     return out
 
@@ -2230,7 +2269,7 @@ PARTNER_SKEWS = {
 def webhook_window(
     *,
     tolerance: float = 300.0,
-    replay_cache: int = 200,
+    replay_cache: int = 220,
     rate: float = 0.5,
     minutes: float = 20.0,
     replay_after: tuple[float, float] = (1.0, 900.0),
@@ -2362,6 +2401,198 @@ def webhook_window_counts(trace) -> dict:
     for side in ("deliveries", "replays"):
         out[side] = dict(sorted(out[side].items()))
     return out
+
+
+def webhook_window_lessons(run: Run) -> dict:
+    """What the attacker's accepted replays and the partners' refusals in a :func:`webhook_window` run were.
+
+    ``{"replays_accepted": n, "replays_accepted_from": {partner: n}, "after_refusal": {"401": n,
+    "503": n}, "answers_503": n, "genuine_409": n, "genuine_409_after_replay": n}``:
+    ``replays_accepted_from`` names the partner whose delivery the attacker's accepted copy was;
+    ``after_refusal`` counts those by what the partner's own attempts had been answered (a 401
+    for its clock, a 503 for a full cache); ``genuine_409`` counts a partner's attempts answered
+    409, and ``genuine_409_after_replay`` those whose id the attacker's copy had been accepted
+    under first (the partner retried a 503, the replay landed in between).
+    """
+    if not isinstance(run, Run) or not isinstance(run.value, dict) or "replays" not in run.value:
+        raise ValueError(f"webhook_window_lessons(run={run!r}): run must be what webhook_window() returns")
+    trace = run.trace
+    partner_of = {e.msg: e.actor for e in trace.filter(kind="publish")}
+    answers = trace.filter(kind={"deliver", "reject"}).events
+    first_accepted: dict = {}  # seq -> who was accepted for it first
+    partner_statuses: dict = {}  # seq -> statuses the partner's attempts got
+    from_partner: dict = {}
+    genuine_409 = after_replay = answers_503 = 0
+    for e in answers:
+        status = 204 if e.kind == "deliver" else e.fields["status"]
+        answers_503 += status == 503
+        if e.actor != "attacker":
+            partner_statuses.setdefault(e.msg, []).append(status)
+            if status == 409:
+                genuine_409 += 1
+                after_replay += first_accepted.get(e.msg) == "attacker"
+        if e.kind == "deliver":
+            first_accepted.setdefault(e.msg, e.actor)
+            if e.actor == "attacker":
+                partner = partner_of[e.msg]
+                from_partner[partner] = from_partner.get(partner, 0) + 1
+    after_refusal = {"401": 0, "503": 0}
+    for e in answers:
+        if e.actor == "attacker" and e.kind == "deliver":
+            got = partner_statuses.get(e.msg, [])
+            key = "401" if 401 in got else "503" if 503 in got else None
+            if key:
+                after_refusal[key] += 1
+    return {
+        "replays_accepted": sum(from_partner.values()),
+        "replays_accepted_from": dict(sorted(from_partner.items())),
+        "after_refusal": after_refusal,
+        "answers_503": answers_503,
+        "genuine_409": genuine_409,
+        "genuine_409_after_replay": after_replay,
+    }
+
+
+def signed_delivery(secret: str, *, delivery_id: str, age: int = 0, data=None, body_id=None) -> tuple:
+    """(headers, body) of one webhook delivery signed by hand with ``secret`` (as WebhookSender signs).
+
+    Its timestamp is the wall clock minus ``age`` seconds; ``body_id`` puts another id in the
+    body than in the ``Webhook-Id`` header. For attacks made by hand (notebook 14).
+    """
+    import json
+    import time
+
+    from .push.webhook import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+    payload = {"id": body_id or delivery_id, "seq": 1, "event": "order.paid", "data": data}
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    ts = str(int(time.time()) - age)
+    return {ID_HEADER: delivery_id, TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(secret, ts, body)}, body
+
+
+def webhook_attacks(secret: str, tolerance: int = 300) -> list[tuple]:
+    """A genuine delivery and ten attacks on it: ``[(name, sender, (headers, body), why it must fail)]``.
+
+    The first entry is the partner's genuine delivery (signed with ``secret`` now), which an
+    attacker on the path captured; the attacker replays it, forges, tampers, guesses the
+    secret, moves the timestamp ``2 * tolerance`` out of the window either way, swaps the id
+    header, and drops each of the three headers in turn.
+    """
+    from .push.webhook import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+
+    def drop(header, request):
+        headers, body = request
+        return {k: v for k, v in headers.items() if k != header}, body
+
+    out = 2 * int(tolerance)
+    captured = signed_delivery(secret, delivery_id="whd_order_1", data={"order": 1, "amount": 10})
+    headers, body = captured
+    return [
+        ("genuine delivery", "partner", captured, "signed with the secret, just now, never seen"),
+        ("replay of it, byte for byte", "attacker", captured, "its id is in the replay cache"),
+        ("forged signature", "attacker", ({**headers, SIGNATURE_HEADER: "v1=" + "0" * 64}, body),
+         "only the secret's holder can compute the HMAC"),
+        ("tampered body (amount 10 → 99)", "attacker", (headers, body.replace(b'"amount":10', b'"amount":99')),
+         "the signature covers every byte of the body"),
+        ("signed with a guessed secret", "attacker", signed_delivery("whsec-guess", delivery_id="whd_guess"),
+         "a different key gives a different HMAC"),
+        (f"captured {out // 60} minutes ago", "attacker", signed_delivery(secret, delivery_id="whd_old", age=out),
+         "outside the window: too old to trust"),
+        (f"timestamp {out // 60} minutes ahead", "attacker",
+         signed_delivery(secret, delivery_id="whd_future", age=-out), "a future stamp would stay 'fresh' for longer"),
+        ("captured body under a fresh Webhook-Id", "attacker", ({**headers, ID_HEADER: "whd_fresh"}, body),
+         "the id inside the signed body must match the header"),
+        (f"no {ID_HEADER} header", "attacker", drop(ID_HEADER, signed_delivery(secret, delivery_id="whd_a")),
+         "nothing to check for replays"),
+        (f"no {TIMESTAMP_HEADER} header", "attacker",
+         drop(TIMESTAMP_HEADER, signed_delivery(secret, delivery_id="whd_b")), "nothing to check for freshness"),
+        (f"no {SIGNATURE_HEADER} header", "attacker",
+         drop(SIGNATURE_HEADER, signed_delivery(secret, delivery_id="whd_c")), "nothing proves who sent it"),
+    ]  # fmt: skip
+
+
+async def send_attacks(url: str, attacks: list) -> list[int]:
+    """POST each of ``attacks`` (see :func:`webhook_attacks`) to ``url`` with a plain aiohttp session,
+    named by its sender (``X-PPL-Client``); returns the HTTP statuses. Nothing of the lab's
+    sender is involved, so nothing in it helps or hinders the attacker."""
+    import aiohttp
+
+    statuses = []
+    for _name, sender, (headers, body), _why in attacks:
+        async with (
+            aiohttp.ClientSession(headers={"X-PPL-Client": sender}) as session,
+            session.post(url, data=body, headers=headers) as response,
+        ):
+            await response.read()
+            statuses.append(response.status)
+    return statuses
+
+
+def unvalidated_receiver(*, name: str = "unvalidated-receiver", lab=None):
+    """A webhook endpoint WITHOUT validation: it hands every POST to its handler and answers 204.
+
+    What a receiver looks like before anyone adds the checks of :class:`WebhookReceiver`; each
+    request is a ``deliver`` event (actor: the client), and :attr:`received` keeps the bodies.
+    Use ``async with``; real loopback HTTP.
+    """
+    from ._http import HttpServer, client_name
+
+    class UnvalidatedReceiver(HttpServer):
+        path = "/webhook"
+
+        def __init__(self) -> None:
+            super().__init__("unvalidated_receiver", name, lab)
+            self.received: list[bytes] = []
+
+        def _add_routes(self, app, web) -> None:
+            app.router.add_post(self.path, self._receive)
+
+        async def _receive(self, request):
+            from aiohttp import web
+
+            self.received.append(await request.read())
+            self.lab.trace.record("deliver", client_name(request), self.name, None)
+            return web.Response(status=204)
+
+    return UnvalidatedReceiver()
+
+
+def on_path_proxy(target: str, *, name: str = "on-path", lab=None):
+    """A plain-HTTP hop between a client and ``target`` that forwards GETs and **keeps a copy** of
+    every ``Authorization`` header it carried, in :attr:`captured`: what anyone on an unencrypted
+    path (a compromised router, a shared Wi-Fi, a logging proxy) can read. Real loopback HTTP.
+    """
+    from ._http import HttpServer
+
+    class OnPathProxy(HttpServer):
+        path = ""
+
+        def __init__(self) -> None:
+            super().__init__("on_path_proxy", name, lab)
+            self.captured: list[str] = []
+            self._session = None
+
+        def _add_routes(self, app, web) -> None:
+            app.router.add_get("/{tail:.*}", self._forward)
+
+        async def _forward(self, request):
+            import aiohttp
+            from aiohttp import web
+
+            if "Authorization" in request.headers:
+                self.captured.append(request.headers["Authorization"])
+            headers = {
+                k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
+            }
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(target, params=request.query, headers=headers) as answer,
+            ):
+                return web.Response(
+                    status=answer.status, body=await answer.read(), content_type=answer.content_type
+                )
+
+    return OnPathProxy()
 
 
 # -- 15_patterns -----------------------------------------------------------------------------
