@@ -4,9 +4,10 @@
 
     from pushpull_lab import capstone
 
-    brief = capstone.BRIEFS["invoices"]            # 1,500 PDFs at once, each made exactly once
+    brief = capstone.BRIEFS["invoices"]            # 1,500 PDFs at once, none may be lost
     design = capstone.Design("pull", workers=4, concurrency=3)
     grade = capstone.evaluate(brief, design)       # runs it in virtual time (exact, repeatable)
+    design.show(brief)                             # Design('pull', workers=4, concurrency=3, fetch='blocking')
     bool(grade)                                    # True only if every requirement passes
     grade.reasons                                  # one sentence per requirement, with the numbers
     grade.figure()                                 # measured vs limit, per requirement
@@ -24,27 +25,35 @@ Two kinds of brief:
 
 - ``kind="notify"``: every consumer needs every message (live scores to phones). Push sends a
   copy per consumer; pull lets each consumer read one shared log at its own pace (long
-  polling or short polling); hybrid pushes a small "something new" ping and the pinged
+  polling or short polling), showing every record it reads in order (``read="every"``, as
+  a Kafka consumer does) or only the newest of them (``read="latest"``, notebook 08's
+  latest-value polling); hybrid pushes a small "something new" ping and the pinged
   consumer pulls what is new from the log.
 - ``kind="work"``: each message is a job to be done once, by any worker (invoice PDFs). Push
-  hands jobs round-robin to handlers; pull lets workers fetch from a queue, with retries.
-  If the brief has ``watchers``, a client waits for each job and must hear when it is done.
+  hands jobs round-robin to handlers, and the producer sends a failed job again if the
+  design gives it ``attempts`` (as notebook 09's webhook sender does); pull lets workers
+  fetch from a queue, which retries. If the brief has ``watchers``, a client waits for each
+  job and must hear when it is done: pushed, or asked for (polling, or long polling).
 
 What is measured (all from the run's trace, in seconds of virtual time):
 
-- ``p99``: 99th percentile of *message due → handled* (per consumer for notify), where *due*
-  is when the brief's arrivals say it appears (a producer held back sends it later);
+- ``p99``: 99th percentile of *message due → handled*, where *due* is when the brief's
+  arrivals say it appears (a producer held back sends it later); for notify briefs the
+  p99 of the worst consumer (each consumer's own p99, then the largest);
+- ``stale``: notify briefs: *update due → this consumer shows it or a newer one*, the p99
+  of the worst consumer (a skipped update counts until a newer one is shown; never shown:
+  infinite);
 - ``status_p99``: job finished → its waiting client knows (briefs with watchers);
 - ``lost``: copies dropped by a full buffer plus jobs that failed and were never retried;
 - ``buffered``: the most messages stored and not yet taken, at any moment (push keeps one
   copy per consumer; a log or a queue keeps one per message);
-- ``in_flight``: the most messages being handled at once (what a downstream service sees);
+- ``in_flight``: the most messages being handled at once (what a downstream service saw);
+- ``slots``: work briefs: how many jobs the design *can* handle at once (``workers ×
+  concurrency``), the capacity a limit such as "at most 8 GPU slots" caps;
 - ``requests``: consumer-initiated requests per second: polls, empty polls, job fetches,
   status checks and the push gateway's reads of the queue's event stream;
-- ``finish``: when the last message was handled ("never" if any was lost or left unfinished).
-
-In this lab a pulling consumer handles every record it reads, in order, as a Kafka consumer
-does; only a push buffer with ``overflow="drop_oldest"`` skips stale messages.
+- ``finish``: when the last message was settled: handled, skipped or given up on ("never"
+  if any was still waiting when the run stopped; a lost message is graded by ``lost``).
 """
 
 from __future__ import annotations
@@ -62,17 +71,28 @@ from .push.pubsub import OVERFLOW_POLICIES
 KINDS = ("notify", "work")
 MODELS = ("push", "pull", "hybrid")
 FETCHES = ("blocking", "poll")
+READS = ("every", "latest")
+WATCHES = ("poll", "long_poll")
 ATTEMPTS = 3
 """Pull and hybrid designs give every job this many attempts (exponential backoff from 1 s)."""
+MAX_ATTEMPTS = 5
+"""The most attempts a design may give a job (which attempts fail is drawn for this many)."""
 LONG_POLL_HOLD = 30.0
-"""seconds a long poll (``fetch="blocking"`` on a log) may be held open."""
+"""seconds a long poll (``fetch="blocking"`` on a log, ``watch="long_poll"`` on a job) may be held open."""
+
+PASS_COLOUR = "#009E73"
+"""bluish green (Okabe–Ito): a requirement met."""
+FAIL_COLOUR = "#CC79A7"
+"""reddish purple (Okabe–Ito): a requirement missed (vermillion is pull's colour in the lab's figures)."""
 
 REQUIREMENTS = {
     "p99": ("p99 latency", "s"),
+    "stale": ("p99 staleness", "s"),
     "status_p99": ("p99 status delay", "s"),
     "lost": ("lost messages", ""),
     "buffered": ("peak buffered", "messages"),
     "in_flight": ("peak in flight", "at once"),
+    "slots": ("slots", "at once"),
     "requests": ("requests", "per s"),
     "finish": ("finish", "s"),
 }
@@ -149,6 +169,9 @@ class Brief:
                     "one of " + ", ".join(repr(k) for k in REQUIREMENTS)
                 )
             _validate.number(where, f"limits[{key!r}]", limit, minimum=0)
+        for key, kind in (("stale", "notify"), ("slots", "work")):
+            if key in self.limits and self.kind != kind:
+                raise ValueError(f"{where}(limits): {key!r} is for kind={kind!r} briefs")
         if "status_p99" in self.limits and not self.watchers:
             raise ValueError(f"{where}(limits): 'status_p99' needs watchers=True")
         _validate.number(where, "horizon", self.horizon, positive=True)
@@ -174,7 +197,7 @@ class Brief:
             needs_retries=self.fail_rate > 0 and self.limits.get("lost", 1) == 0,
             producers=1,
             consumers=self.consumers if self.kind == "notify" else 1,
-            needs_load_control="in_flight" in self.limits,
+            needs_load_control="in_flight" in self.limits or "slots" in self.limits,
             slow_consumers=self.slow > 0,
         )
 
@@ -197,10 +220,11 @@ def _num(x: float) -> str:
 @dataclass(frozen=True)
 class Design:
     """How you wire a brief. ``model`` is ``"push"``, ``"pull"`` or ``"hybrid"``; the rest are
-    keyword-only settings (a model ignores the ones it does not use)::
+    keyword-only settings (a model ignores the ones it does not use; :meth:`settings` names them)::
 
         Design("push", buffer=1, overflow="drop_oldest")
-        Design("pull", workers=4, concurrency=2, fetch="poll", interval=0.5)
+        Design("pull", read="latest", fetch="poll", interval=0.5)
+        Design("pull", workers=4, concurrency=2, watch="long_poll")
         Design("hybrid", workers=2, concurrency=4)
 
     Args:
@@ -208,10 +232,19 @@ class Design:
             full (``"block"``, ``"drop_oldest"``, ``"drop_newest"``, ``"error"``).
         workers, concurrency: work briefs: how many workers and how many jobs each handles at
             once (push: ``workers × concurrency`` handlers, each taking one job at a time).
+        attempts: work briefs, push only: how many times the producer sends a job whose handler
+            failed (exponential backoff from 1 s, like notebook 09's webhook sender); pull and
+            hybrid always give a job :data:`ATTEMPTS` attempts (the queue retries it).
         fetch: pull: ``"blocking"`` (a log is long-polled, a queue blocked on: answered the
             moment there is data) or ``"poll"`` (ask every ``interval`` seconds).
         interval: seconds between polls (``fetch="poll"``) and between a waiting client's
-            status checks in a pull design with watchers.
+            status checks (``watch="poll"``).
+        read: notify briefs, pull and hybrid: ``"every"`` (a consumer handles every record it
+            reads, in order, as a Kafka consumer does) or ``"latest"`` (it reads what is new
+            and shows only the newest, as notebook 08's latest-value polling does).
+        watch: work briefs with watchers, pull only: the waiting client asks for its job's
+            status every ``interval`` (``"poll"``) or long-polls it (``"long_poll"``: the server
+            holds the request until the job ends, up to :data:`LONG_POLL_HOLD` s).
     """
 
     model: str
@@ -220,8 +253,11 @@ class Design:
     overflow: str = "drop_oldest"
     workers: int = 2
     concurrency: int = 1
+    attempts: int = 1
     fetch: str = "blocking"
     interval: float = 1.0
+    read: str = "every"
+    watch: str = "poll"
 
     def __post_init__(self) -> None:
         where = "Design"
@@ -230,29 +266,53 @@ class Design:
         _validate.choice(where, "overflow", self.overflow, OVERFLOW_POLICIES)
         _validate.integer(where, "workers", self.workers, minimum=1)
         _validate.integer(where, "concurrency", self.concurrency, minimum=1)
+        _validate.integer(where, "attempts", self.attempts, minimum=1)
+        if self.attempts > MAX_ATTEMPTS:
+            raise ValueError(f"{where}(attempts={self.attempts!r}): attempts must be at most {MAX_ATTEMPTS}")
         _validate.choice(where, "fetch", self.fetch, FETCHES)
         object.__setattr__(
             self, "interval", _validate.number(where, "interval", self.interval, positive=True)
         )
+        _validate.choice(where, "read", self.read, READS)
+        _validate.choice(where, "watch", self.watch, WATCHES)
 
     def settings(self, brief: Brief) -> tuple[str, ...]:
         """The settings this model uses for ``brief`` (the others are ignored)."""
         if self.model == "push":
-            return ("buffer", "overflow") + (("workers", "concurrency") if brief.kind == "work" else ())
+            return ("buffer", "overflow") + (
+                ("workers", "concurrency", "attempts") if brief.kind == "work" else ()
+            )
         if brief.kind == "notify":
-            return ("fetch", "interval") if self.model == "pull" else ()
-        if self.model == "pull" and (self.fetch == "poll" or brief.watchers):
-            return ("workers", "concurrency", "fetch", "interval")
-        return ("workers", "concurrency", "fetch") + (("interval",) if self.fetch == "poll" else ())
+            if self.model == "hybrid":
+                return ("read",)
+            return ("fetch",) + (("interval",) if self.fetch == "poll" else ()) + ("read",)
+        used = ("workers", "concurrency", "fetch")
+        polls = self.fetch == "poll"
+        if self.model == "pull" and brief.watchers:
+            used += ("watch",)
+            polls = polls or self.watch == "poll"
+        return used + (("interval",) if polls else ())
+
+    def show(self, brief: Brief) -> str:
+        """``Design(...)`` with only the settings this model uses for ``brief``."""
+        used = self.settings(brief)
+        return f"Design({self.model!r}" + "".join(f", {k}={getattr(self, k)!r}" for k in used) + ")"
 
     @property
     def slots(self) -> int:
         """Jobs that can be handled at once: ``workers × concurrency``."""
         return self.workers * self.concurrency
 
+    def tries(self) -> int:
+        """Attempts a job gets: ``attempts`` for push, :data:`ATTEMPTS` for pull and hybrid."""
+        return self.attempts if self.model == "push" else ATTEMPTS
+
     def describe(self, brief: Brief) -> str:
         """What this design builds for ``brief``, in one sentence."""
         how = "long-poll" if self.fetch == "blocking" else f"poll every {self.interval:g} s"
+        shows = (
+            "show every update in order" if self.read == "every" else "show only the newest of what they read"
+        )
         if brief.kind == "notify":
             if self.model == "push":
                 return (
@@ -260,31 +320,57 @@ class Design:
                     f"each with a buffer of {self.buffer} ({self.overflow} when full)"
                 )
             if self.model == "pull":
-                return f"pull: the producer appends to a log; {brief.consumers} consumers {how} it"
+                return (
+                    f"pull: the producer appends to a log; {brief.consumers} consumers {how} it and {shows}"
+                )
             return (
                 f"hybrid: the producer appends to a log and pushes a ping; each of {brief.consumers} "
-                "consumers reads what is new when pinged"
+                f"consumers reads what is new when pinged and they {shows}"
             )
         slots = f"{self.workers} workers × {self.concurrency} = {self.slots} at once"
         if self.model == "push":
             status = "; each handler pushes the outcome to the waiting client" if brief.watchers else ""
+            retry = (
+                "no retries"
+                if self.attempts == 1
+                else f"the producer resends a failed job, {self.attempts} attempts in all"
+            )
             return (
                 f"push: jobs handed round-robin to {self.slots} handlers, each with a buffer of "
-                f"{self.buffer} ({self.overflow} when full), no retries{status}"
+                f"{self.buffer} ({self.overflow} when full), {retry}{status}"
             )
         fetch = "block on the queue" if self.fetch == "blocking" else f"poll it every {self.interval:g} s"
         if self.model == "pull":
-            status = f"; clients check status every {self.interval:g} s" if brief.watchers else ""
+            status = ""
+            if brief.watchers:
+                status = (
+                    f"; clients check status every {self.interval:g} s"
+                    if self.watch == "poll"
+                    else "; clients long-poll their job's status"
+                )
             return f"pull: a queue; {slots} {fetch}, {ATTEMPTS} attempts per job{status}"
         return f"hybrid: a queue; {slots} {fetch}; QueueEvents pushes each outcome to the waiting client"
 
     def __str__(self) -> str:
-        keys = {
-            "push": ("buffer", "overflow", "workers", "concurrency"),
-            "pull": ("workers", "concurrency", "fetch", "interval"),
-            "hybrid": ("workers", "concurrency", "fetch", "interval"),
-        }[self.model]
-        return f"Design({self.model!r}, " + ", ".join(f"{k}={getattr(self, k)!r}" for k in keys) + ")"
+        changed = [
+            f"{k}={getattr(self, k)!r}"
+            for k, default in _DESIGN_DEFAULTS.items()
+            if getattr(self, k) != default
+        ]
+        return f"Design({self.model!r}" + "".join(f", {c}" for c in changed) + ")"
+
+
+_DESIGN_DEFAULTS = {
+    "buffer": 100,
+    "overflow": "drop_oldest",
+    "workers": 2,
+    "concurrency": 1,
+    "attempts": 1,
+    "fetch": "blocking",
+    "interval": 1.0,
+    "read": "every",
+    "watch": "poll",
+}
 
 
 @dataclass(frozen=True)
@@ -334,16 +420,16 @@ class Grade:
         return [c for c in self.checks if not c.ok]
 
     def __repr__(self) -> str:
-        head = f"{'PASS' if self else 'FAIL'} — {self.brief.title}: {self.design}"
+        head = f"{'PASS' if self else 'FAIL'} — {self.brief.title}: {self.design.show(self.brief)}"
         return "\n".join([head, *(f"  {r}" for r in self.reasons), *(f"  note: {n}" for n in self.notes)])
 
     def _repr_html_(self) -> str:
-        colour = "#009E73" if self else "#D55E00"
+        colour = PASS_COLOUR if self else FAIL_COLOUR
         rows = "".join(
             f"<tr><td style='text-align:left'>{html.escape(c.label)}</td>"
             f"<td style='white-space:nowrap'>≤ {html.escape(_fmt(c.key, c.limit))}</td>"
             f"<td style='white-space:nowrap'>{html.escape(_fmt(c.key, c.measured))}</td>"
-            f"<td style='color:{'#009E73' if c.ok else '#D55E00'}'><b>{'✓' if c.ok else '✗'}</b></td>"
+            f"<td style='color:{PASS_COLOUR if c.ok else FAIL_COLOUR}'><b>{'✓' if c.ok else '✗'}</b></td>"
             f"<td style='text-align:left'>{html.escape(c.reason)}</td></tr>"
             for c in self.checks
         )
@@ -358,43 +444,58 @@ class Grade:
 
     def _used(self) -> str:
         used = self.design.settings(self.brief)
-        ignored = [
-            k for k in ("buffer", "overflow", "workers", "concurrency", "fetch", "interval") if k not in used
-        ]
+        ignored = [k for k in _DESIGN_DEFAULTS if k not in used]
         text = "uses " + (", ".join(f"{k}={getattr(self.design, k)!r}" for k in used) or "no settings")
         return text + (f"; ignores {', '.join(ignored)}" if ignored else "")
 
     def figure(self, width: float = 8.0):
         """Each requirement's measured value as a share of its limit (100% = the limit)."""
+        from matplotlib.patches import Patch
+
         from .viz.style import new_figure
 
-        fig, ax = new_figure(width, 0.55 * len(self.checks) + 1.3)
+        fig, ax = new_figure(width, 0.55 * len(self.checks) + 1.6)
         top = 3.0
-        labels, shares = [], []
-        for c in self.checks:
-            labels.append(c.label)
-            share = c.measured / c.limit if c.limit > 0 else (0.0 if c.measured <= 0 else math.inf)
-            shares.append(min(share, top))
         y = list(range(len(self.checks)))[::-1]
-        colours = ["#009E73" if c.ok else "#D55E00" for c in self.checks]
-        hatches = ["" if c.ok else "//" for c in self.checks]
-        bars = ax.barh(y, shares, color=colours, height=0.6)
-        for bar, hatch in zip(bars, hatches):
-            bar.set_hatch(hatch)
-        for yi, share, c in zip(y, shares, self.checks):
+        for yi, c in zip(y, self.checks):
+            share = c.measured / c.limit if c.limit > 0 else (0.0 if c.measured <= 0 else math.inf)
+            capped = share > top
+            width_ = min(share, top)
+            colour = PASS_COLOUR if c.ok else FAIL_COLOUR
+            ax.barh(
+                yi, width_, color=colour, height=0.6, hatch="" if c.ok else "//", edgecolor="black", lw=0.5
+            )
+            if width_ == 0:  # nothing measured (0 requests, 0 lost): a marker, so the row is not empty
+                ax.plot([0], [yi], marker="|", markersize=14, mew=3, color=colour, clip_on=False)
             text = f"{_fmt(c.key, c.measured)} (limit {_fmt(c.key, c.limit)}) {'✓' if c.ok else '✗'}"
+            if capped:
+                text = "≥300% · " + text
             ax.text(
-                min(share, top) + 0.04, yi, text, va="center", fontsize=9,
+                min(width_, top) + 0.04, yi, text, va="center", fontsize=9,
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
             )  # fmt: skip
         ax.axvline(1.0, color="#555555", ls="--", lw=1)
-        ax.set_yticks(y, labels)
-        ax.set_xlim(0, top + 1.6)
-        ax.set_xticks([0, 0.5, 1, 2, 3], ["0", "50%", "limit", "200%", "≥300%"])
-        ax.set_xlabel("measured, as a share of the limit (green ✓ at or under it, hatched ✗ over)")
+        ax.set_yticks(y, [c.label for c in self.checks])
+        ax.set_ylim(-0.6, len(self.checks) - 0.4 + 0.5)
+        ax.set_xlim(0, top + 1.25)
+        ax.set_xticks([0, 0.5, 1, 2, 3], ["0", "50%", "100%\n(limit)", "200%", "300%"])
+        ax.set_xlabel("measured, as a share of the limit (bars over 300% are cut at 300%)")
+        ax.legend(
+            handles=[
+                Patch(facecolor=PASS_COLOUR, edgecolor="black", label="✓ at or under the limit"),
+                Patch(facecolor=FAIL_COLOUR, edgecolor="black", hatch="//", label="✗ over the limit"),
+            ],
+            loc="upper right", fontsize=8, ncol=2, frameon=False,
+        )  # fmt: skip
         verdict = "PASS" if self else f"FAIL ({len(self.failed)} of {len(self.checks)})"
         ax.set_title(f"{self.brief.title} · {self.design.model} → {verdict}")
         return fig
+
+
+def format_value(key: str, value: float) -> str:
+    """A measured value of requirement ``key`` as the grades show it ("1.98 s", "21.6/s", "never")."""
+    _validate.choice("format_value", "key", key, tuple(REQUIREMENTS))
+    return _fmt(key, value)
 
 
 def _fmt(key: str, value: float) -> str:
@@ -404,7 +505,7 @@ def _fmt(key: str, value: float) -> str:
         return "–"
     if math.isinf(value):
         return "never"
-    if key in ("p99", "status_p99", "finish"):
+    if key in ("p99", "stale", "status_p99", "finish"):
         return format_seconds(value)
     if key == "requests":
         return f"{value:.3g}/s"
@@ -459,7 +560,7 @@ def _draw(lab, brief: Brief) -> tuple[list[float], list[list[bool]], list[float]
         if i >= brief.burst:
             t += lab.rng.expovariate(brief.rate)
         times.append(t)
-    fails = [[lab.rng.random() < brief.fail_rate for _ in range(ATTEMPTS)] for _ in range(brief.messages)]
+    fails = [[lab.rng.random() < brief.fail_rate for _ in range(MAX_ATTEMPTS)] for _ in range(brief.messages)]
     phases = [lab.rng.random() for _ in range(brief.messages)]
     return times, fails, phases
 
@@ -513,6 +614,15 @@ async def _notify(lab, brief: Brief, design: Design, times) -> None:
     handlers = {
         n: handler(n, brief.slow_handling if c < brief.slow else brief.handling) for c, n in enumerate(names)
     }
+    if design.model != "push" and design.read == "latest":  # a skipped record also settles its delivery
+        base = record
+
+        def record(kind, actor, peer=None, msg=None, **fields):
+            base(kind, actor, peer, msg, **fields)
+            if kind == "skip":
+                left["n"] -= 1
+                if left["n"] <= 0:
+                    settled.set()
 
     if design.model == "push":
         bus = PubSub("data")
@@ -535,15 +645,33 @@ async def _notify(lab, brief: Brief, design: Design, times) -> None:
 
     log = Log("data")
     tasks = []
+
+    async def show_latest(records, handle, name) -> None:
+        """Latest-value reading: skip all but the newest record read (each skip is recorded)."""
+        for rec in records[:-1]:
+            record("skip", name, None, rec.value)
+        if records:
+            await handle(records[-1].value)
+
+    async def latest_value(consumer, handle, name) -> None:
+        hold = LONG_POLL_HOLD if design.fetch == "blocking" else 0
+        while True:
+            await show_latest(await consumer.poll(max_records=1000, timeout=hold), handle, name)
+            if design.fetch == "poll":
+                await sleep(design.interval)
+
     if design.model == "pull":
         for n in names:
             consumer = Consumer(log, group=n, name=n)
-            handle = lambda rec, h=handlers[n]: h(rec.value)  # noqa: E731
-            poll = (
-                long_poll(consumer, handle, hold=LONG_POLL_HOLD)
-                if design.fetch == "blocking"
-                else short_poll(consumer, handle, interval=design.interval)
-            )
+            if design.read == "every":
+                handle = lambda rec, h=handlers[n]: h(rec.value)  # noqa: E731
+                poll = (
+                    long_poll(consumer, handle, hold=LONG_POLL_HOLD)
+                    if design.fetch == "blocking"
+                    else short_poll(consumer, handle, interval=design.interval)
+                )
+            else:
+                poll = latest_value(consumer, handlers[n], n)
             tasks.append(asyncio.ensure_future(poll))
 
         async def send(i, key):
@@ -554,9 +682,13 @@ async def _notify(lab, brief: Brief, design: Design, times) -> None:
         for n in names:
             consumer = Consumer(log, group=n, name=n)
 
-            async def on_ping(message, consumer=consumer, h=handlers[n]):
-                for rec in await consumer.poll(max_records=1000, timeout=0):
-                    await h(rec.value)
+            async def on_ping(message, consumer=consumer, h=handlers[n], n=n):
+                records = await consumer.poll(max_records=1000, timeout=0)
+                if design.read == "latest":
+                    await show_latest(records, h, n)
+                else:
+                    for rec in records:
+                        await h(rec.value)
 
             pings.subscribe("new", on_ping, buffer=1, overflow="drop_oldest", name=n)
 
@@ -608,23 +740,38 @@ async def _work(lab, brief: Brief, design: Design, times, fails, phases) -> None
         for name in handlers:
 
             async def handle(message, name=name):
-                i, key = message.data
+                i, key, attempt = message.data
                 record("begin", name, None, key)
                 await sleep(brief.handling)
-                outcome = "failed" if fails[i][0] else "completed"
-                record("gave_up" if fails[i][0] else "done", name, None, key)  # push: nobody retries
+                if fails[i][attempt] and attempt + 1 < design.attempts:
+                    # the handler answers "failed"; the producer sends it again after a backoff
+                    record("attempt_failed", name, None, key, attempt=attempt + 1)
+                    pending.append(asyncio.ensure_future(resend(i, key, attempt + 1)))
+                    return
+                outcome = "failed" if fails[i][attempt] else "completed"
+                record("gave_up" if fails[i][attempt] else "done", name, None, key, attempt=attempt + 1)
                 finished()
                 if brief.watchers:
                     await status.publish(f"job.{key}", {"key": key, "outcome": outcome}, sender=name)
 
             bus.subscribe(f"to.{name}", handle, buffer=design.buffer, overflow=design.overflow, name=name)
 
-        async def send(i, key):
+        pending: list[asyncio.Future] = []
+
+        async def send(i, key, attempt=0):
             with contextlib.suppress(BufferFullError):
-                await bus.publish(f"to.{handlers[i % len(handlers)]}", [i, key], sender="producer")
+                await bus.publish(f"to.{handlers[i % len(handlers)]}", [i, key, attempt], sender="producer")
+
+        async def resend(i, key, attempt):
+            await sleep(2.0 ** (attempt - 1))  # exponential backoff from 1 s
+            await send(i, key, attempt)
 
         await _arrivals(lab, times, send)
-        await bus.join()  # every job handled or dropped (a dropped job's client is never told)
+        while True:  # every job handled or dropped (a dropped job's client is never told)
+            await bus.join()
+            if all(p.done() for p in pending):
+                break
+            await asyncio.gather(*pending)
         await status.join()
         return
 
@@ -653,9 +800,11 @@ async def _work(lab, brief: Brief, design: Design, times, fails, phases) -> None
                 record("gave_up" if last else "attempt_failed", name, None, key, attempt=attempt + 1)
                 if last:
                     finished()
+                    ended[key].set()
                 raise RuntimeError(f"attempt {attempt + 1} failed")  # the worker retries it, or fails it
-            record("done", name, None, key)
+            record("done", name, None, key, attempt=attempt + 1)
             finished()
+            ended[key].set()
 
         return process
 
@@ -664,9 +813,22 @@ async def _work(lab, brief: Brief, design: Design, times, fails, phases) -> None
         name = f"worker-{w + 1}"
         Worker("jobs", processor(name), concurrency=design.concurrency, fetch=fetch, name=name)
 
+    ended: dict[str, asyncio.Event] = {}  # the server knows when a job has ended (for long polls)
+
     async def watch(job_id: str, key: str, phase: float) -> None:
-        """A browser checking its job's status every interval (its first check at a random moment)."""
+        """A browser checking its job's status every interval (its first check at a random moment),
+        or long-polling it (the server answers when the job ends, or after LONG_POLL_HOLD s)."""
         client = f"client-{key}"
+        if design.watch == "long_poll":
+            while True:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(ended[key].wait(), LONG_POLL_HOLD)
+                job = await queue.get_job(job_id)
+                if ended[key].is_set():
+                    record("poll", client, "jobs", key)
+                    told(key, job.state if job.state in ("completed", "failed") else "ended")
+                    return
+                record("empty_poll", client, "jobs", key)
         await sleep(phase * design.interval)
         while True:
             job = await queue.get_job(job_id)
@@ -680,6 +842,7 @@ async def _work(lab, brief: Brief, design: Design, times, fails, phases) -> None
     watchers: list[asyncio.Future] = []
 
     async def send(i, key):
+        ended[key] = asyncio.Event()
         job = await queue.add(
             "job", [i, key], attempts=ATTEMPTS, backoff=("exponential", 1.0), sender="producer"
         )
@@ -704,6 +867,10 @@ def measure(trace, brief: Brief, design: Design) -> dict[str, Any]:
     ended: dict[str, float] = {}  # job finished (done or gave up): start of the status delay
     latencies: list[float] = []
     slow_latencies: list[float] = []
+    per_consumer: dict[str, list[float]] = {}
+    shows: dict[str, list[tuple[float, int]]] = {}  # consumer -> (when it showed, message number)
+    skipped = 0
+    last_end = None
     waits: list[float] = []  # created -> begin (waiting to be picked up)
     status: list[float] = []
     done = gave_up = dropped = attempts_failed = 0
@@ -726,20 +893,24 @@ def measure(trace, brief: Brief, design: Design) -> dict[str, Any]:
         elif kind == "done":
             in_flight -= 1
             done += 1
-            ended[msg] = finish = t
+            ended[msg] = finish = last_end = t
             latency = t - created[msg]
             (slow_latencies if actor in slow_names else latencies).append(latency)
+            per_consumer.setdefault(actor, []).append(latency)
+            shows.setdefault(actor, []).append((t, int(msg[1:])))
         elif kind in ("gave_up", "attempt_failed"):
             in_flight -= 1
             if kind == "gave_up":
                 gave_up += 1
-                ended[msg] = t
+                ended[msg] = last_end = t
             else:
                 attempts_failed += 1
         elif kind == "knows":
             status.append(t - ended[msg])
         elif kind == "drop" and actor in ("data", "jobs"):
             dropped += 1
+        elif kind == "skip":
+            skipped += 1
         elif kind == "settled":
             settled = t
         elif kind == "blocked" and actor == "producer":
@@ -762,8 +933,35 @@ def measure(trace, brief: Brief, design: Design) -> dict[str, Any]:
     span = settled if settled is not None else brief.horizon
     every = latencies + slow_latencies
     lost = dropped + gave_up
+    unfinished = brief.expected - done - lost - skipped
+    worst, p99 = None, (Stats.of(every).p99 if every else math.inf)
+    stale, stale_worst = math.nan, None
+    if brief.kind == "notify":
+        # the worst consumer's p99 (a consumer that showed nothing has an infinite one)
+        p99s = {n: Stats.of(v).p99 for n, v in per_consumer.items()}
+        if len(p99s) < brief.consumers:
+            worst, p99 = "a consumer that showed nothing", math.inf
+        else:
+            worst = max(p99s, key=p99s.get)
+            p99 = p99s[worst]
+        # staleness: update due -> this consumer shows it or a newer one (never: infinite)
+        dues = [created[f"n{i}"] for i in range(brief.messages) if f"n{i}" in created]
+        stale = -math.inf
+        for name in [f"{'slow' if c < brief.slow else 'phone'}-{c + 1}" for c in range(brief.consumers)]:
+            seen = shows.get(name, [])
+            ages = []
+            for i, due in enumerate(dues):
+                when = min((t for t, j in seen if j >= i), default=math.inf)
+                ages.append(when - due)
+            value = Stats.of(ages).p99 if all(a < math.inf for a in ages) else math.inf
+            if value > stale:
+                stale, stale_worst = value, name
     return {
-        "p99": Stats.of(every).p99 if every else math.inf,
+        "p99": p99,
+        "p99_worst": worst,
+        "stale": stale,
+        "stale_worst": stale_worst,
+        "skipped": skipped,
         "p99_slow": Stats.of(slow_latencies).p99 if slow_latencies else math.nan,
         "p99_others": Stats.of(latencies).p99 if latencies else math.nan,
         "wait_p99": Stats.of(waits).p99 if waits else math.nan,
@@ -773,13 +971,15 @@ def measure(trace, brief: Brief, design: Design) -> dict[str, Any]:
         "gave_up": gave_up,
         "attempts_failed": attempts_failed,
         "done": done,
-        "unfinished": brief.expected - done - lost,
+        "unfinished": unfinished,
         "buffered": peak_buffered,
         "in_flight": peak_in_flight,
+        "slots": design.slots if brief.kind == "work" else math.nan,
         "requests": requests / span if span > 0 else 0.0,
         "request_count": requests,
         "empty_polls": empty,
-        "finish": finish if finish is not None and done == brief.expected else math.inf,
+        # when the last message was settled (handled, skipped or given up on); never if one is left
+        "finish": last_end if last_end is not None and unfinished == 0 else math.inf,
         "last_done": finish if finish is not None else math.nan,
         "span": span,
         "producer_held": held,
@@ -799,38 +999,23 @@ def _grade(key: str, limit: float, m: dict, brief: Brief, design: Design) -> Che
 
 
 def _why_p99(m, brief, design, ok) -> str:
-    slow = m["p99_slow"]
     if brief.kind == "notify":
-        if ok and brief.slow:
-            return (
-                f"the {brief.slow} slow consumers' p99 is {_fmt('p99', slow)}, the others' "
-                f"{_fmt('p99', m['p99_others'])}"
-            )
+        worst = f"the worst consumer ({m['p99_worst']})"
         if design.model == "push" and m["producer_held"] > 0:
             return (
-                f"overflow='block' held the producer back {_fmt('p99', m['producer_held'])} in all, waiting "
-                f"for the slowest consumer, so updates reach everyone late (others' p99 "
-                f"{_fmt('p99', m['p99_others'])})"
+                f"{worst}; overflow='block' held the producer back {_fmt('p99', m['producer_held'])} in all, "
+                "waiting for the slowest consumer, so updates reach everyone late"
             )
-        if brief.slow and slow == slow and slow > 2 * max(m["p99_others"], brief.slow_handling):
+        if brief.slow and m["p99_worst"].startswith("slow") and m["p99"] > 2 * brief.slow_handling:
             if design.model == "push":
-                return (
-                    f"the {brief.slow} slow consumers' p99 is {_fmt('p99', slow)}: a buffer of {design.buffer} "
-                    f"({design.overflow}) holds a backlog of stale messages"
-                    + (
-                        "; a small drop_oldest buffer keeps them fresh"
-                        if design.overflow == "drop_oldest"
-                        else ""
-                    )
-                )
-            return (
-                f"the {brief.slow} slow consumers' p99 is {_fmt('p99', slow)} (others "
-                f"{_fmt('p99', m['p99_others'])}): each reads every message in order, so in a burst it falls behind"
-            )
+                return f"{worst}: a buffer of {design.buffer} ({design.overflow}) holds a backlog it shows in order"
+            return f"{worst} shows every update it reads, in order, so in a burst it falls behind"
         if design.model == "pull" and design.fetch == "poll":
-            return f"polling every {design.interval:g} s adds up to one interval before a message is read"
+            return f"{worst}; polling every {design.interval:g} s adds up to one interval before a message is read"
         slowest = brief.slow_handling if brief.slow else brief.handling
-        return f"messages are read as soon as they exist; the slowest consumer takes {_fmt('p99', slowest)} to show one"
+        return (
+            f"{worst}; messages are read as soon as they exist, then take it {_fmt('p99', slowest)} to show"
+        )
     if m["unfinished"]:
         return f"{m['unfinished']} jobs were still unfinished when the run stopped at {brief.horizon:g} s"
     capacity = design.slots
@@ -845,7 +1030,50 @@ def _why_p99(m, brief, design, ok) -> str:
     return f"a job waits {_fmt('p99', wait)} (p99) for a slot, then takes {_fmt('p99', brief.handling)}"
 
 
+def _why_stale(m, brief, design, ok) -> str:
+    worst = f"the worst consumer ({m['stale_worst']})"
+    if m["stale"] == math.inf:
+        return (
+            f"{worst} never showed the last update or a newer one (overflow='{design.overflow}' dropped it)"
+        )
+    skip = f"; {m['skipped']:,} stale records were skipped" if m["skipped"] else ""
+    drop = f"; {m['dropped']:,} copies were dropped by full buffers" if m["dropped"] else ""
+    if design.model == "push":
+        how = {
+            "block": "overflow='block' makes the producer wait for the slowest consumer",
+            "drop_newest": f"a full buffer of {design.buffer} keeps the oldest updates and drops the newer ones",
+            "error": f"a full buffer of {design.buffer} refuses the newer updates",
+        }.get(design.overflow)
+        if how is None:  # drop_oldest
+            how = (
+                f"a buffer of {design.buffer} (drop_oldest) drops the oldest waiting update when full, so what "
+                "comes next is recent"
+                if ok
+                else f"a buffer of {design.buffer} holds a backlog of up to {design.buffer} updates, shown oldest first"
+            )
+    elif design.read == "every":
+        how = "it shows every record it reads, in order"
+    elif design.model == "pull" and design.fetch == "poll":
+        how = f"it polls every {design.interval:g} s and shows only the newest"
+    else:
+        how = "it reads what is new at once and shows only the newest"
+    return f"{worst}: {how}{skip}{drop}"
+
+
+def _why_slots(m, brief, design, ok) -> str:
+    what = "handlers" if design.model == "push" else "slots"
+    return (
+        f"{_n(design.workers, 'worker')} × concurrency {design.concurrency} = {_n(design.slots, what[:-1])} "
+        f"(at most {m['in_flight']} ran at once in this run)"
+    )
+
+
 def _why_status(m, brief, design, ok) -> str:
+    if design.model == "pull" and design.watch == "long_poll":
+        return (
+            f"each client long-polls its job: the server answers when the job ends "
+            f"({m['empty_polls']:,} of {m['request_count']:,} requests timed out after {LONG_POLL_HOLD:g} s)"
+        )
     if design.model == "pull":
         return (
             f"each client asks every {design.interval:g} s, so it learns up to one interval late "
@@ -862,14 +1090,16 @@ def _why_lost(m, brief, design, ok) -> str:
             f"{m['dropped']:,} dropped by full buffers (buffer={design.buffer}, overflow='{design.overflow}')"
         )
     if m["gave_up"]:
-        if design.model == "push":
-            parts.append(f"{m['gave_up']} jobs failed once and push never retries them")
+        if design.model == "push" and design.attempts == 1:
+            parts.append(f"{m['gave_up']} jobs failed once and nobody sends them again (attempts=1)")
         else:
-            parts.append(f"{m['gave_up']} jobs failed all {ATTEMPTS} attempts")
+            parts.append(f"{m['gave_up']} jobs failed all {design.tries()} attempts")
     if parts:
         return "; ".join(parts)
     if design.model == "push":
         if brief.kind == "work" and brief.fail_rate:
+            if m["attempts_failed"]:
+                return f"no buffer overflowed; the producer resent {m['attempts_failed']} failed attempts"
             return "no buffer overflowed and, by luck, no job failed"
         return "no buffer overflowed" + (
             " (the producer was held back instead)" if design.overflow == "block" else ""
@@ -901,11 +1131,18 @@ def _why_requests(m, brief, design, ok) -> str:
     if design.model == "pull" and design.fetch == "poll":
         what = f"polling every {design.interval:g} s"
     elif design.model == "pull" and brief.watchers:
-        what = f"clients checking status every {design.interval:g} s"
+        what = "workers fetching jobs and " + (
+            f"clients checking status every {design.interval:g} s"
+            if design.watch == "poll"
+            else "clients long-polling their job's status (about one request per job)"
+        )
     elif brief.kind == "notify" and design.model == "hybrid":
         what = "each ping makes the consumer ask the log once"
     elif brief.kind == "notify":
-        what = "a long poll is answered as soon as a message arrives, then asked again: about one per message"
+        what = (
+            "a long poll is answered as soon as a message arrives, then asked again: "
+            "about one per message (or per batch read at once)"
+        )
     else:
         what = "workers fetching jobs" + (
             " and the gateway reading the event stream" if design.model == "hybrid" else ""
@@ -915,14 +1152,7 @@ def _why_requests(m, brief, design, ok) -> str:
 
 def _why_finish(m, brief, design, ok) -> str:
     if m["finish"] == math.inf:
-        parts = []
-        if m["lost"]:
-            parts.append(f"{m['lost']:,} were lost")
-        if m["unfinished"]:
-            parts.append(
-                f"{m['unfinished']:,} were still waiting when the run stopped at {brief.horizon:g} s"
-            )
-        return "not every message was handled: " + " and ".join(parts)
+        return f"{m['unfinished']:,} were still waiting when the run stopped at {brief.horizon:g} s"
     if brief.kind == "work":
         work = (m["done"] + m["gave_up"] + m["attempts_failed"]) * brief.handling
         return (
@@ -934,10 +1164,12 @@ def _why_finish(m, brief, design, ok) -> str:
 
 _WHY = {
     "p99": _why_p99,
+    "stale": _why_stale,
     "status_p99": _why_status,
     "lost": _why_lost,
     "buffered": _why_buffered,
     "in_flight": _why_in_flight,
+    "slots": _why_slots,
     "requests": _why_requests,
     "finish": _why_finish,
 }
@@ -951,20 +1183,28 @@ def candidates(brief: Brief) -> dict[str, list[Design]]:
     if brief.kind == "notify":
         return {
             "push": [Design("push", buffer=b) for b in (1, 2, 5, 20, 100)]
-            + [Design("push", overflow="block")],
-            "pull": [Design("pull")]
-            + [Design("pull", fetch="poll", interval=i) for i in (0.5, 1.0, 2.0, 5.0)],
-            "hybrid": [Design("hybrid")],
+            + [Design("push", buffer=1, overflow="drop_newest"), Design("push", buffer=1, overflow="block")],
+            "pull": [
+                Design("pull", fetch=f, interval=i, read=r)
+                for r in READS
+                for f, i in (("blocking", 1.0), ("poll", 0.5), ("poll", 1.0), ("poll", 2.0), ("poll", 5.0))
+            ],
+            "hybrid": [Design("hybrid", read=r) for r in READS],
         }
-    pools = [(2, 2), (3, 3), (4, 3), (4, 4), (6, 4)]
-    intervals = (0.5, 1.0, 2.0) if brief.watchers else (1.0,)
+    cap = brief.limits.get("slots", 16)
+    pools = [(1, 1), (2, 2), (2, 4), (4, 4)] if cap < 12 else [(2, 2), (3, 3), (4, 3), (4, 4), (6, 4)]
+    watches = [("long_poll", 1.0), ("poll", 0.5), ("poll", 1.0)] if brief.watchers else [("poll", 1.0)]
     return {
         "push": [
-            Design("push", workers=w, concurrency=c, overflow=o)
+            Design("push", workers=w, concurrency=c, overflow="block", attempts=a)
             for w, c in pools
-            for o in ("block", "drop_newest")
+            for a in (1, ATTEMPTS)
         ],
-        "pull": [Design("pull", workers=w, concurrency=c, interval=i) for w, c in pools for i in intervals],
+        "pull": [
+            Design("pull", workers=w, concurrency=c, watch=h, interval=i)
+            for w, c in pools
+            for h, i in watches
+        ],
         "hybrid": [Design("hybrid", workers=w, concurrency=c) for w, c in pools],
     }
 
@@ -989,13 +1229,27 @@ BRIEFS: dict[str, Brief] = {
     b.name: b
     for b in (
         Brief(
+            "alerts",
+            "On-call alerts",
+            "A monitoring system raises alerts, about 2 a second at busy times, for the 3 consoles in "
+            "the operations room. Every console must show every alert (none may be lost), within 0.5 s "
+            "of it being raised; showing one takes 0.05 s.",
+            "notify",
+            messages=120,
+            rate=2.0,
+            handling=0.05,
+            consumers=3,
+            limits={"p99": 0.5, "lost": 0},
+        ),
+        Brief(
             "scores",
             "Live match scores",
-            "A club app shows every score and match event to 50 phones in the fan zone. At kick-off "
+            "A club app shows the score and match events to 50 phones in the fan zone. At kick-off "
             "8 updates (the line-ups) go out at once, then about one every 2 s. Five phones are on a bad "
-            "network: showing an update takes them 1 s. A phone may skip a stale update (up to one "
-            "delivery in eight), but what it shows must be fresh; the server keeps little memory per "
-            "phone and answers few requests.",
+            "network: showing an update takes them 1 s. A phone may skip an update that a newer one "
+            "replaces, but what it shows must be fresh: within 2.5 s of any update, every phone (the slow "
+            "ones too) shows it or a newer one. The small server holds at most 2 updates per phone (100 "
+            "in all) and answers at most one request per phone per second (50 a second).",
             "notify",
             messages=60,
             rate=0.5,
@@ -1004,38 +1258,125 @@ BRIEFS: dict[str, Brief] = {
             consumers=50,
             slow=5,
             slow_handling=1.0,
-            limits={"p99": 2.5, "lost": 375, "buffered": 120, "requests": 10},
+            limits={"stale": 2.5, "buffered": 100, "requests": 50},
         ),
         Brief(
             "invoices",
             "Nightly invoices",
             "At 02:00 the billing system releases 1,500 invoices at once. Rendering a PDF takes 0.4 s "
-            "and 3% of attempts fail (the renderer times out) but succeed when tried again. Each "
-            "invoice must be made exactly once; the PDF service allows at most 16 renders at once; "
-            "all must be done within 60 s.",
+            "and 3% of attempts fail (the renderer times out; each attempt fails or not independently, "
+            "so a second try almost always works). Each invoice must be made; the PDF service allows at "
+            "most 16 renders at once; all must be done within 60 s.",
             "work",
             messages=1500,
             rate=1.0,
             handling=0.4,
             burst=1500,
             fail_rate=0.03,
-            limits={"lost": 0, "in_flight": 16, "finish": 60},
+            limits={"lost": 0, "slots": 16, "finish": 60},
         ),
         Brief(
             "uploads",
             "Video uploads with progress bars",
             "People upload videos, about one every 2 s; transcoding one takes 4 s, on at most 8 GPU "
-            "slots, and 10% of attempts crash and must be retried. Each uploader's browser waits "
-            "for its video: it must learn the outcome within 0.5 s. No video may be lost, and the "
-            "API may spend at most 3 requests per second on all of this.",
+            "slots, and 10% of attempts crash and must be retried. Each video must be ready within a "
+            "minute of its upload, and the uploader's browser, which waits for it, must learn the outcome "
+            "within 0.5 s. No video may be lost, and the API may spend at most 3 requests per second on "
+            "all of this.",
             "work",
             messages=40,
             rate=0.5,
             handling=4.0,
             fail_rate=0.1,
             watchers=True,
-            limits={"lost": 0, "status_p99": 0.5, "in_flight": 8, "requests": 3},
+            limits={"lost": 0, "p99": 60, "status_p99": 0.5, "slots": 8, "requests": 3},
         ),
     )
 }
 """The capstone's scenario briefs, by name."""
+
+
+# -- the table's answer against the measurement -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What notebook 07's table recommends for a brief, and which explored designs pass."""
+
+    brief: Brief
+    recommendation: Any
+    explored: dict
+
+    @property
+    def passing(self) -> dict[str, list[Grade]]:
+        """``{model: [passing grades]}``, only for models with at least one."""
+        return {m: [g for g in gs if g] for m, gs in self.explored.items() if any(gs)}
+
+    @property
+    def verdict(self) -> str:
+        """confirmed: the table's model passes; contradicted: none of its designs does."""
+        return "confirmed" if self.recommendation.model in self.passing else "contradicted"
+
+    def best_failing(self, model: str) -> Grade:
+        """The explored design of ``model`` that fails the fewest requirements."""
+        return min(self.explored[model], key=lambda g: len(g.failed))
+
+    def cheapest(self, model: str) -> Grade | None:
+        """``model``'s passing design that asks for the fewest requests, then buffers the least."""
+        grades = self.passing.get(model)
+        if not grades:
+            return None
+        return min(grades, key=lambda g: (g.metrics["requests"], g.metrics["buffered"], g.design.slots))
+
+    def claim(self, claimed: str, rival: str) -> str:
+        """A claim "``claimed`` is the model to use here (rather than ``rival``)", judged by what passes:
+
+        - **confirmed**: ``claimed`` has a design that meets every requirement and ``rival`` has none;
+        - **contradicted**: ``rival`` has one and ``claimed`` has none;
+        - **nuanced**: both have one (or neither does): the claim does not decide, the costs do.
+        """
+        _validate.choice("Comparison.claim", "claimed", claimed, MODELS)
+        _validate.choice("Comparison.claim", "rival", rival, MODELS)
+        ok, other = claimed in self.passing, rival in self.passing
+        if ok and not other:
+            return "confirmed"
+        if other and not ok:
+            return "contradicted"
+        return "nuanced"
+
+
+def compare(brief: Brief, designs: dict[str, list[Design]] | None = None, *, seed: int = 0) -> Comparison:
+    """Ask the table (:func:`~pushpull_lab.advisor.recommend`) and the lab (:func:`explore`)."""
+    from .advisor import recommend
+
+    return Comparison(brief, recommend(brief.situation()), explore(brief, designs, seed=seed))
+
+
+def grid_table(comparisons: list[Comparison]):
+    """One row per brief: what the table says, which models have a passing design, what the others fail on."""
+    from IPython.display import HTML
+
+    colours = {"confirmed": PASS_COLOUR, "contradicted": FAIL_COLOUR}
+    rows = []
+    for c in comparisons:
+        brief, rec = c.brief, c.recommendation
+        said = "<br>".join(f"{html.escape(r.points)} ← “{html.escape(r.row)}”" for r in rec.reasons)
+        ok = "<br>".join(
+            f"<b>{m}</b>: {len(gs)} of {len(c.explored[m])}, e.g. <code>{html.escape(gs[0].design.show(brief))}</code>"
+            for m, gs in c.passing.items()
+        )
+        bad = "<br>".join(
+            f"<b>{m}</b>: even the best fails "
+            + "; ".join(html.escape(k.label) for k in c.best_failing(m).failed)
+            for m in c.explored
+            if m not in c.passing
+        )
+        rows.append(
+            f"<tr><td><b>{html.escape(brief.title)}</b></td><td><b>{rec.model}</b><br><small>{said}</small></td>"
+            f"<td style='text-align:left'>{ok or 'none'}</td><td style='text-align:left'>{bad or '–'}</td>"
+            f"<td style='color:{colours[c.verdict]}'><b>{c.verdict}</b></td></tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>" for h in ("brief", "the table says", "measured: passes", "measured: fails", "verdict")
+    )
+    return HTML(f"<table><tr>{head}</tr>{''.join(rows)}</table>")

@@ -1,21 +1,24 @@
-# Solutions to the 16_choosing exercises.
+# Solutions to the 16_choosing exercises. Each brief has several passing designs; these are one each.
+import pushpull_lab as ppl
 from pushpull_lab.capstone import Design
 
-# a) Live scores: the table says pull (many consumers, some slow), but every pulling phone reads
-#    every update in order, so the slow ones fall behind, and 50 phones asking cost more than
-#    10 requests/s. Push costs no requests; a buffer of 1 or 2 with drop_oldest lets a slow phone
-#    skip stale updates (allowed) and keeps memory to a copy or two per phone.
+# a) Live scores: a slow phone needs 1 s per update, so after the 8 line-ups it must SKIP the
+#    older ones to show something fresh. Push with a one-update buffer and drop_oldest does it
+#    (memory: 1 copy per phone, no requests); pull does it too if each phone shows only the
+#    newest of what it reads (read="latest", long polling); read="every" falls behind.
 my_scores = Design("push", buffer=1, overflow="drop_oldest")
 print(ppl.exercises.check("16.scores", my_scores))
 
 # b) Invoices: 1,500 x 0.4 s plus the retried attempts is about 620 s of rendering. Within 60 s that
-#    needs at least 11 slots; the PDF service allows 16. Pull retries the failed attempts (3 each),
-#    so nothing is lost; 4 workers x concurrency 3 = 12 slots finish in time.
+#    needs at least 11 slots; the PDF service allows 16. A queue retries the failed attempts
+#    (3 each), so nothing is lost; 4 workers x concurrency 3 = 12 slots finish in time.
+#    (Push passes too if the producer resends failed jobs: attempts=3.)
 my_invoices = Design("pull", workers=4, concurrency=3)
 print(ppl.exercises.check("16.invoices", my_invoices))
 
-# c) Uploads: the jobs need retries and a cap on GPU slots (pull), the browsers need the outcome
-#    within 0.5 s, and polling that often costs more than 3 requests/s: pull the jobs, push the
-#    outcome (QueueEvents -> the browser). The seed's hybrid.
+# c) Uploads: at most 8 slots, retries, and a browser that must know within 0.5 s for at most
+#    3 requests/s: polling status every 0.5 s costs too many requests. Pull the jobs and push the
+#    outcome (QueueEvents -> the browser): the source text's hybrid. (A long-polled status,
+#    watch="long_poll", also passes.)
 my_uploads = Design("hybrid", workers=2, concurrency=4)
 ppl.exercises.check("16.uploads", my_uploads)

@@ -15,13 +15,15 @@ def _grade(brief_name: str, answer: Any) -> tuple[bool, str]:
             "answer with a capstone.Design, such as Design('pull', workers=2, concurrency=2), "
             f"not {answer!r}."
         )
-    grade = capstone.evaluate(capstone.BRIEFS[brief_name], answer)
+    brief = capstone.BRIEFS[brief_name]
+    grade = capstone.evaluate(brief, answer)
+    shown = answer.show(brief)
     reasons = " · ".join(grade.reasons)
     if grade:
         notes = "".join(f" (Note: {n}.)" for n in grade.notes)
-        return True, f"{answer} meets every requirement — {reasons}{notes}"
+        return True, f"{shown} meets every requirement — {reasons}{notes}"
     failing = " · ".join(str(c) for c in grade.failed)
-    return False, f"{answer} fails {len(grade.failed)} of {len(grade.checks)}: {failing}"
+    return False, f"{shown} fails {len(grade.failed)} of {len(grade.checks)}: {failing}"
 
 
 @exercise(
