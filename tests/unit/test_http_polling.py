@@ -8,21 +8,9 @@ import time
 
 import aiohttp
 import pytest
+from loopback_helpers import run
 
 import pushpull_lab as ppl
-
-
-def run(coro_fn):
-    """Run one test body on a fresh loop with a fresh real-time lab; no task may be left behind."""
-
-    async def body():
-        lab = ppl.Lab()
-        value = await coro_fn(lab)
-        leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        assert not leftover, f"tasks left running: {leftover}"
-        return value
-
-    return asyncio.run(body())
 
 
 async def stop(task):

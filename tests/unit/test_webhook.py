@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -10,6 +9,7 @@ import time
 
 import aiohttp
 import pytest
+from loopback_helpers import run
 
 import pushpull_lab as ppl
 from pushpull_lab.push.webhook import (
@@ -21,19 +21,6 @@ from pushpull_lab.push.webhook import (
 )
 
 SECRET = "whsec-test"
-
-
-def run(coro_fn, *args):
-    """Run one test body on a fresh loop with a fresh real-time lab; no task may be left behind."""
-
-    async def body():
-        lab = ppl.Lab()
-        value = await coro_fn(lab, *args)
-        leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        assert not leftover, f"tasks left running: {leftover}"
-        return value
-
-    return asyncio.run(body())
 
 
 def signed_request(secret=SECRET, *, delivery_id="whd_manual", body_id=None, timestamp=None, data=None):

@@ -11,6 +11,7 @@ import time
 
 import aiohttp
 import pytest
+from loopback_helpers import run
 
 import pushpull_lab as ppl
 from pushpull_lab import scenarios
@@ -28,19 +29,6 @@ from pushpull_lab.push.webhook import (
 )
 
 SECRET = "whsec-battery"
-
-
-def run(coro_fn, *args):
-    """Run one test body on a fresh loop with a fresh real-time lab; no task may be left behind."""
-
-    async def body():
-        lab = ppl.Lab()
-        value = await coro_fn(lab, *args)
-        leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        assert not leftover, f"tasks left running: {leftover}"
-        return value
-
-    return asyncio.run(body())
 
 
 def delivery(secret=SECRET, *, delivery_id="whd_1", timestamp=None, data=None):
