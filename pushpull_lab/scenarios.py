@@ -474,10 +474,19 @@ def jobs_in_flight(trace, worker: str) -> list[tuple[float, int]]:
     """How many jobs ``worker`` was processing over time, read from its ``active`` events and
     their ends (``completed``, ``failed``, ``retry``, ``returned``): ``[(time, n), ...]``."""
     ends = {"completed", "failed", "retry", "returned", "lock_lost"}
+    return _in_flight(trace.filter(kind={"active", *ends}, actor=worker))
+
+
+def _in_flight(events) -> list[tuple[float, int]]:
+    """Count up at each ``active`` event and down at every other one: ``[(time, n), ...]``,
+    one point per instant (the count once that instant's events are all in)."""
     n, out = 0, [(0.0, 0)]
-    for e in trace.filter(kind={"active", *ends}, actor=worker):
+    for e in events:
         n += 1 if e.kind == "active" else -1
-        out.append((e.time, n))
+        if out[-1][0] == e.time:
+            out[-1] = (e.time, n)
+        else:
+            out.append((e.time, n))
     return out
 
 
@@ -813,15 +822,7 @@ def task_burst(
 
 def _tasks_in_flight(trace) -> list[tuple[float, int]]:
     """Tasks in progress over time, from the scenario's own ``active``/``completed`` events (peer None)."""
-    n, out = 0, [(0.0, 0)]
-    for e in trace:
-        if e.peer is None and e.kind in ("active", "completed"):
-            n += 1 if e.kind == "active" else -1
-            if out[-1][0] == e.time:
-                out[-1] = (e.time, n)
-            else:
-                out.append((e.time, n))
-    return out
+    return _in_flight(e for e in trace if e.peer is None and e.kind in ("active", "completed"))
 
 
 # -- 08_hybrid ----------------------------------------------------------------------------
